@@ -1,0 +1,38 @@
+# ocec_lightning — `make help` lists the targets. The venv location is overridable:
+#   make test VENV=/opt/venvs/ocec
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help install train test lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -c constraints.txt -e ".[dev,wandb]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create the venv and install the package with pinned dependencies
+
+train: $(STAMP)  ## train OCEC on the built-in synthetic eyes (extra overrides: make train ARGS="...")
+	$(VENV)/bin/ocec-train $(ARGS)
+
+test: $(STAMP)  ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(VENV)/bin/ruff check ocec_lightning tests
+	$(VENV)/bin/ruff format --check ocec_lightning tests
+
+bench: $(STAMP)  ## run the benchmarks (JSON results under benchmarks/results)
+	@ls benchmarks/*.py >/dev/null 2>&1 && for f in benchmarks/*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"
+
+clean:  ## remove run outputs and caches (keeps the venv)
+	rm -rf outputs multirun .cache .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

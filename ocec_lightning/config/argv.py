@@ -1,0 +1,84 @@
+"""Make Hydra accept non-ASCII option names (and values with '=') typed without quotes.
+
+Hydra 1.3's override grammar rejects unquoted non-ASCII values (`aug=激进` raises a
+LexerNoViableAltException) while `aug='激进'` works. Users should be able to type the
+Chinese preset names as they are, so every entry point passes its overrides through
+`quote_overrides` first. Comma sweeps are quoted element by element
+(`preset=保守,平衡` -> `preset='保守','平衡'`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# key=value where key is a plain override key, optionally prefixed with +, ++ or ~.
+_OVERRIDE = re.compile(r"^(?P<key>[+~]{0,2}[A-Za-z_][\w.@/\-]*)=(?P<value>.*)$", re.S)
+
+
+def _special(text: str) -> bool:
+    # Non-ASCII characters and '=' (checkpoint names like epoch=3.ckpt) break the grammar.
+    return any(ord(ch) > 127 or ch == "=" for ch in text)
+
+
+def _needs_quotes(token: str) -> bool:
+    return _special(token) and not (
+        len(token) >= 2 and token[0] == token[-1] and token[0] in "'\""
+    )
+
+
+def _quote_value(value: str) -> str:
+    # Leave grammar functions (choice(...), range(...), interval(...)) and lists alone
+    # unless they carry bare non-ASCII items; those are quoted inside the brackets.
+    if not _special(value):
+        return value
+    if re.match(r"^\w+\(.*\)$", value, re.S) or (value.startswith("[") and value.endswith("]")):
+        head, inner, tail = _split_brackets(value)
+        return head + ",".join(_quote_item(i) for i in _split_top_level(inner)) + tail
+    return ",".join(_quote_item(item) for item in _split_top_level(value))
+
+
+def _quote_item(item: str) -> str:
+    stripped = item.strip()
+    return f"'{stripped}'" if _needs_quotes(stripped) else item
+
+
+def _split_brackets(value: str) -> tuple[str, str, str]:
+    open_at = value.index("(") + 1 if value.endswith(")") else 1
+    return value[:open_at], value[open_at:-1], value[-1]
+
+
+def _split_top_level(value: str) -> list[str]:
+    """Split on commas that are not inside quotes or brackets."""
+    parts, depth, quote, current = [], 0, "", []
+    for ch in value:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def quote_overrides(args: Sequence[str]) -> list[str]:
+    """Return `args` with non-ASCII override values quoted for Hydra's parser.
+
+    Flags (`-m`, `--cfg job`) and already-quoted values pass through unchanged.
+    """
+    out = []
+    for arg in args:
+        match = _OVERRIDE.match(arg)
+        if match and not arg.startswith("-"):
+            out.append(f"{match['key']}={_quote_value(match['value'])}")
+        else:
+            out.append(arg)
+    return out

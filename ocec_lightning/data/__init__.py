@@ -1,0 +1,28 @@
+"""Data pipeline: sources → sample table → splits → decoded-image cache → DataModule.
+
+`build_datamodule(cfg)` turns the composed Hydra config (`data`, `aug`, `task`, `seed`)
+into an `OCECDataModule`. The DataModule (and with it torch and Lightning) is imported
+lazily so that light tools such as `ocec-data info` start quickly.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+# albumentations asks PyPI for a newer version on import (2 s timeout, then a warning);
+# training machines are often offline, and the answer never changes a run.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+if TYPE_CHECKING:
+    from ocec_lightning.data.datamodule import OCECDataModule, build_datamodule
+
+__all__ = ["OCECDataModule", "build_datamodule"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from ocec_lightning.data import datamodule
+
+        return getattr(datamodule, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

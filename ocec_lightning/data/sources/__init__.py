@@ -1,0 +1,50 @@
+"""Data sources: each turns one kind of input into a `SampleTable` via `load()`.
+
+Constructing a source does no I/O (the DataModule is built from config before anything
+is read); `load()` reads metadata, checks it and returns the table. `open_source` picks
+the right source for a path, for tools such as `ocec-data info`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ocec_lightning.data.sources.csv import CsvSource
+from ocec_lightning.data.sources.folder import FolderSource
+from ocec_lightning.data.sources.parquet import ParquetSource
+from ocec_lightning.data.sources.synthetic import SyntheticEyesSource
+from ocec_lightning.data.table import SampleTable
+from ocec_lightning.errors import DataError
+
+__all__ = [
+    "CsvSource",
+    "DataSource",
+    "FolderSource",
+    "ParquetSource",
+    "SyntheticEyesSource",
+    "open_source",
+]
+
+
+_KINDS = "a .parquet file, a shard directory, a .csv or a class folder"
+
+
+class DataSource(Protocol):
+    """Anything with a `load()` returning a `SampleTable` can feed the DataModule."""
+
+    def load(self) -> SampleTable: ...
+
+
+def open_source(path: str | Path, group_column: str | None = None) -> DataSource:
+    """Source for a `.parquet` file or shard directory, a `.csv` manifest, or a class folder."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"path does not exist: {path}; expected {_KINDS}")
+    if path.suffix.lower() == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+        return ParquetSource(path, group_column=group_column)
+    if path.suffix.lower() == ".csv":
+        return CsvSource(path)
+    if path.is_dir():
+        return FolderSource(path)
+    raise DataError(f"{path}: unsupported data file; expected {_KINDS}")

@@ -1,0 +1,142 @@
+"""Train/val/test assignment: stratified by label and, when groups are given, by group.
+
+Upstream OCEC split per sample, and its fork found that this made validation meaningless
+(frames of one video or subject on both sides). So when a table has groups (video,
+subject), every group goes to exactly one split; the assignment is a greedy least-squares
+fit of each split's per-class counts to its target, which keeps both the split ratios and
+the class balance close to the requested ones. Without groups the split is exactly
+stratified. Both are deterministic for a given seed. A split column already present in
+the data always wins; these functions only fill it when it is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ocec_lightning.data.table import SPLIT_NAMES
+from ocec_lightning.errors import ConfigError, DataError
+
+_RATIO_HINT = "ratios >= 0 for train/val/test that sum to 1, e.g. {train: 0.8, val: 0.1, test: 0.1}"
+
+
+def validate_ratios(ratios: Mapping[str, float], key: str = "data.splits") -> dict[str, float]:
+    """Check split ratios and return them as a plain dict with all three splits present."""
+    given = dict(ratios)
+    unknown = sorted(set(given) - set(SPLIT_NAMES))
+    if unknown:
+        raise ConfigError(key, given, f"unknown split(s) {unknown}; use {_RATIO_HINT}")
+    out = {name: float(given.get(name, 0.0)) for name in SPLIT_NAMES}
+    if any(not np.isfinite(v) or v < 0 for v in out.values()):
+        raise ConfigError(key, given, _RATIO_HINT)
+    if abs(sum(out.values()) - 1.0) > 1e-6:
+        raise ConfigError(key, given, f"ratios sum to {sum(out.values()):g}; use {_RATIO_HINT}")
+    if out["train"] <= 0:
+        raise ConfigError(key, given, f"train ratio must be > 0; use {_RATIO_HINT}")
+    return out
+
+
+def assign_splits(
+    labels: np.ndarray,
+    groups: np.ndarray | None,
+    ratios: Mapping[str, float],
+    seed: int,
+) -> np.ndarray:
+    """Return an array of split names ("train"/"val"/"test") for each sample.
+
+    Without `groups` each class is shuffled and cut at the ratio boundaries (largest
+    remainder rounding), so every split has the dataset's class balance. With `groups`
+    no group is divided between splits. A split with ratio 0 receives nothing.
+    """
+    shares = validate_ratios(ratios)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        return _stratified(labels, shares, rng)
+    return _grouped(labels, np.asarray(groups), shares, rng)
+
+
+def _quotas(n: int, shares: dict[str, float]) -> np.ndarray:
+    """Integer split sizes for `n` items: floor of n*ratio, remainder by largest fraction."""
+    exact = np.array([shares[s] * n for s in SPLIT_NAMES])
+    counts = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: n - int(counts.sum())]] += 1
+    return counts
+
+
+def _stratified(
+    labels: np.ndarray, shares: dict[str, float], rng: np.random.Generator
+) -> np.ndarray:
+    out = np.empty(len(labels), dtype=object)
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        bounds = np.cumsum(_quotas(len(rows), shares))[:-1]
+        for name, part in zip(SPLIT_NAMES, np.split(rows, bounds), strict=True):
+            out[part] = name
+    return out
+
+
+def _grouped(
+    labels: np.ndarray, groups: np.ndarray, shares: dict[str, float], rng: np.random.Generator
+) -> np.ndarray:
+    classes, label_idx = np.unique(labels, return_inverse=True)
+    group_keys, group_idx = np.unique(
+        pd.Series(groups, dtype="object").astype(str), return_inverse=True
+    )
+    # counts[g, c]: samples of class c in group g.
+    counts = np.zeros((len(group_keys), len(classes)), dtype=np.int64)
+    np.add.at(counts, (group_idx, label_idx), 1)
+
+    ratio = np.array([shares[s] for s in SPLIT_NAMES])
+    target = ratio[:, None] * counts.sum(axis=0)[None, :]  # [split, class]
+    filled = np.zeros_like(target)
+    open_splits = ratio > 0
+
+    # Shuffle, then place big groups first (they are the hard ones to fit); the shuffle
+    # makes ties between equal-sized groups depend on the seed.
+    order = rng.permutation(len(group_keys))
+    order = order[np.argsort(-counts[order].sum(axis=1), kind="stable")]
+    choice = np.empty(len(group_keys), dtype=np.int64)
+    for g in order:
+        # Adding group g to split s changes the squared error sum_c (filled - target)^2 by
+        # sum_c g_c * (2 * (filled - target) + g_c); the g_c^2 part is the same for every
+        # split, so the best split is the one with the largest deficit weighted by g's mix.
+        gain = (target - filled) @ counts[g]
+        gain[~open_splits] = -np.inf
+        best = int(np.argmax(gain))
+        choice[g] = best
+        filled[best] += counts[g]
+    return np.asarray(SPLIT_NAMES, dtype=object)[choice[group_idx]]
+
+
+def resolve_splits(frame: pd.DataFrame, ratios: Mapping[str, float], seed: int) -> np.ndarray:
+    """Split names per row: the table's own split column if it has one, else assigned.
+
+    A split column that is filled for some rows but not others is ambiguous (the rest
+    could be meant for any split), so it is rejected with the first empty row.
+    """
+    given = frame["split"] if "split" in frame else pd.Series([None] * len(frame), dtype="object")
+    missing = given.isna().to_numpy()
+    if not missing.all():
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(
+                f"{frame['ref'].iloc[row]}: split is empty while {int((~missing).sum())} other "
+                "rows have one; fill the split column for every row, or drop it to split by "
+                "data.splits"
+            )
+        return given.to_numpy(dtype=object)
+    groups = None
+    if "group" in frame and frame["group"].notna().any():
+        group_col = frame["group"]
+        if group_col.isna().any():
+            row = int(np.flatnonzero(group_col.isna().to_numpy())[0])
+            raise DataError(
+                f"{frame['ref'].iloc[row]}: group is empty; every row needs a group value "
+                "when data.group_column is set"
+            )
+        groups = group_col.to_numpy(dtype=object)
+    return assign_splits(frame["label"].to_numpy(), groups, ratios, seed)

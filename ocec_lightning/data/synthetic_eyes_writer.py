@@ -1,0 +1,172 @@
+"""Write synthetic eye crops as an OCEC dataset: parquet index plus PNG images.
+
+The parquet follows the upstream OCEC schema exactly: ``split`` ("train"/"val"/"test"),
+``label`` ("open"/"closed"), ``class_id`` (0 closed, 1 open), ``image_path`` (POSIX,
+relative to the parquet's folder) and ``source`` ("synthetic/subject_00042", the group
+key), plus ``image_bytes`` (PNG) when the images are embedded. Without embedded bytes the
+PNGs are written under the parquet's folder at ``image_path``. Splits are assigned per
+subject, so no synthetic person appears in two splits, and depend only on the seed and
+the subject count. ``out`` ending in ``.parquet`` gives one file; anything else is a
+directory of ``part-NNNNN.parquet`` shards holding contiguous index ranges.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ocec_lightning.data.synthetic_eyes import generate_eyes
+from ocec_lightning.errors import ConfigError
+
+OCEC_COLUMNS = ["split", "label", "class_id", "image_path", "source"]
+SPLITS = ("train", "val", "test")
+# Fixed by the generator's defaults: the writer exposes no knob for them so the written
+# "source" groups always match the generator's subjects.
+SAMPLES_PER_SUBJECT = 25
+THRESHOLD = 0.5
+# Salt separating the split-assignment stream from the generator's streams.
+_SPLIT_SALT = 2_000_003
+_PART_RE = re.compile(r"part-(\d{5})\.parquet")
+
+
+def _split_counts(n_subjects: int, ratios: tuple[float, float, float]) -> list[int]:
+    """Subjects per split by largest remainder; every split with ratio > 0 gets at least
+    one subject when there are enough subjects, so val/test are never silently empty."""
+    raw = np.asarray(ratios, dtype=np.float64) * n_subjects
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts), kind="stable")[: n_subjects - counts.sum()]:
+        counts[i] += 1
+    for i in range(len(counts)):
+        if ratios[i] > 0 and counts[i] == 0 and counts.max() > 1:
+            counts[int(np.argmax(counts))] -= 1
+            counts[i] = 1
+    return counts.tolist()
+
+
+def subject_splits(n_subjects: int, seed: int, ratios: tuple[float, float, float]) -> np.ndarray:
+    """Split name for each subject ``0..n_subjects-1``, deterministic from ``seed``.
+
+    Subjects are ranked by a per-seed random key (a stream prefix, so the key of a
+    subject does not change with ``n_subjects``) and the ranking is cut by the ratios.
+    """
+    keys = np.random.default_rng([seed, _SPLIT_SALT]).random(n_subjects)
+    order = np.argsort(keys, kind="stable")
+    names = np.empty(n_subjects, dtype=object)
+    bounds = np.cumsum([0, *_split_counts(n_subjects, ratios)])
+    for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
+        names[order[lo:hi]] = name
+    return names
+
+
+def _png(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    # Level 1: these crops are tiny and noisy, so higher levels barely shrink them.
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _validate(
+    out: Path, n: int, shards: int, ratios: tuple[float, float, float], workers: int
+) -> bool:
+    """Check arguments; returns True when ``out`` is a single parquet file."""
+    for key, value in (("n", n), ("shards", shards), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(key, value, "an integer >= 1")
+    if shards > n:
+        raise ConfigError("shards", shards, f"at most n = {n} so no shard is empty")
+    if len(ratios) != 3 or any(not 0.0 <= float(r) <= 1.0 for r in ratios):
+        raise ConfigError("ratios", ratios, "three fractions (train, val, test) in [0, 1]")
+    if abs(sum(float(r) for r in ratios) - 1.0) > 1e-6:
+        raise ConfigError("ratios", ratios, "fractions that sum to 1 (within 1e-6)")
+    single = out.suffix == ".parquet"
+    if single and shards != 1:
+        raise ConfigError(
+            "shards", shards, "1 when out is a single .parquet file; pass a directory to shard"
+        )
+    if single and out.is_dir():
+        raise ConfigError("out", str(out), "a .parquet file path, but a directory exists there")
+    if not single and out.exists() and not out.is_dir():
+        raise ConfigError("out", str(out), "a directory or a path ending in .parquet")
+    return single
+
+
+def write_synthetic_eyes(
+    out: str | Path,
+    n: int,
+    seed: int = 42,
+    *,
+    height: int = 32,
+    width: int = 64,
+    with_bytes: bool = True,
+    shards: int = 1,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    open_ratio: float = 0.532,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Generate crops ``0..n-1`` of stream ``seed`` and write them as an OCEC dataset.
+
+    Returns the index frame written, with the ``OCEC_COLUMNS`` only: the
+    ``image_bytes`` column (when ``with_bytes``) is left out to save memory. Existing
+    files are overwritten; stale ``part-NNNNN.parquet`` shards beyond ``shards`` in the
+    output directory are removed so a directory read never mixes two runs.
+    """
+    out = Path(out)
+    ratios = tuple(ratios)
+    single = _validate(out, n, shards, ratios, workers)
+    root = out.parent if single else out
+    root.mkdir(parents=True, exist_ok=True)
+    n_subjects = (n - 1) // SAMPLES_PER_SUBJECT + 1
+    split_of = subject_splits(n_subjects, seed, ratios)
+
+    frames = []
+    # Generate shard by shard so memory stays bounded by one shard's images.
+    for shard, idx in enumerate(np.array_split(np.arange(n), shards)):
+        start, count = int(idx[0]), len(idx)
+        batch = generate_eyes(
+            count,
+            seed,
+            height,
+            width,
+            start=start,
+            open_ratio=open_ratio,
+            threshold=THRESHOLD,
+            samples_per_subject=SAMPLES_PER_SUBJECT,
+            workers=workers,
+        )
+        splits = split_of[batch.subjects]
+        labels = np.where(batch.labels == 1, "open", "closed")
+        rows = zip(splits, labels, idx, strict=True)
+        paths = [f"images/{s}/{lab}/{i:06d}.png" for s, lab, i in rows]
+        frame = pd.DataFrame(
+            {
+                "split": pd.Series(splits, dtype=object),
+                "label": pd.Series(labels, dtype=object),
+                "class_id": batch.labels.astype(np.int64),
+                "image_path": paths,
+                "source": [f"synthetic/subject_{s:05d}" for s in batch.subjects],
+            }
+        )
+        pngs = [_png(img) for img in batch.images]
+        if with_bytes:
+            table = frame.assign(image_bytes=pd.Series(pngs, dtype=object))
+        else:
+            table = frame
+            for rel, data in zip(paths, pngs, strict=True):
+                dest = root / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(data)
+        target = out if single else root / f"part-{shard:05d}.parquet"
+        table.to_parquet(target, index=False)
+        frames.append(frame)
+
+    if not single:
+        for stale in root.glob("part-*.parquet"):
+            match = _PART_RE.fullmatch(stale.name)
+            if match and int(match.group(1)) >= shards:
+                stale.unlink()
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,203 @@
+"""The sample table every data source produces, and the helpers sources use to fill it.
+
+A source (parquet, folder, csv, synthetic) turns its input into a `SampleTable`: one row
+per sample with an integer `label`, an optional `split` and `group`, and a human-readable
+`ref` ("data.parquet row 17", "closed/img_003.png") that every error message quotes.
+Images are not decoded here; `read_image(i)` decodes row `i` on demand so that the cache
+(`cache.py`) decides when and how often decoding happens. Label and split normalisation
+live here too, so that every source accepts the same spellings and fails the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from ocec_lightning.errors import DataError
+
+# The OCEC parquet format's classes: class_id 0 is closed, 1 is open.
+OCEC_CLASS_NAMES: tuple[str, ...] = ("closed", "open")
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+SPLIT_ALIASES: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
+
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass
+class SampleTable:
+    """A loaded data source: sample metadata plus a way to decode each sample's image.
+
+    `frame` has the columns `label` (int class id), `split` ("train"/"val"/"test" or
+    missing), `group` (any hashable or missing) and `ref` (where the row came from).
+    `read_image(i)` returns row position `i` as an HxWx3 uint8 RGB array or raises
+    `DataError` naming the ref. `render_block(start, stop)`, when set, returns rows
+    `start..stop-1` as one [n, H, W, 3] uint8 array already at `render_size` (synthetic
+    sources draw straight into the cache that way, without a PNG round trip).
+    """
+
+    frame: pd.DataFrame
+    read_image: Callable[[int], np.ndarray]
+    fingerprint: str
+    class_names: list[str]
+    render_block: Callable[[int, int], np.ndarray] | None = None
+    render_size: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def has_groups(self) -> bool:
+        return "group" in self.frame and bool(self.frame["group"].notna().any())
+
+
+def make_frame(
+    labels: Sequence[int] | np.ndarray,
+    refs: Sequence[str],
+    splits: Sequence[object] | None = None,
+    groups: Sequence[object] | None = None,
+) -> pd.DataFrame:
+    """Build a table frame with the standard columns (missing split/group become NA)."""
+    n = len(refs)
+    return pd.DataFrame(
+        {
+            "label": np.asarray(labels, dtype=np.int64),
+            "split": pd.Series(splits if splits is not None else [None] * n, dtype="object"),
+            "group": pd.Series(groups if groups is not None else [None] * n, dtype="object"),
+            "ref": list(refs),
+        }
+    )
+
+
+def fingerprint_of(*parts: object) -> str:
+    """Stable short hash of the given values (their `repr`), used to key the image cache."""
+    digest = hashlib.sha256()
+    for part in parts:
+        # Lists (e.g. one signature per image) are hashed item by item rather than as one
+        # huge repr string.
+        for item in part if isinstance(part, list) else [part]:
+            digest.update(repr(item).encode("utf-8"))
+            digest.update(b"\x01")
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def file_signatures(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of each existing file: cheap change detection for the cache key.
+
+    Hashing the bytes of every image would cost as much as decoding them, which is what
+    the cache exists to avoid; size + modification time catches rewritten files.
+    """
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # missing files are reported with their row when decoded
+        out.append((str(path), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def parse_labels(
+    values: Sequence[object], refs: Sequence[str], class_names: Sequence[str]
+) -> np.ndarray:
+    """Map label names (case-insensitive) or integer class ids to class ids.
+
+    Raises DataError naming the first row whose value is neither.
+    """
+    by_name = {name.lower(): i for i, name in enumerate(class_names)}
+    # Work on the distinct values only: a 470k-row table has two or three of them.
+    codes, uniques = pd.factorize(pd.Series(values, dtype="object"), use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=np.int64)
+    mapped[-1] = -1  # code -1 (missing) indexes the last slot
+    for k, value in enumerate(uniques):
+        label = _label_id(value, by_name, len(class_names))
+        mapped[k] = -1 if label is None else label
+    labels = mapped[codes]
+    bad = np.flatnonzero(labels < 0)
+    if bad.size:
+        row = int(bad[0])
+        ids = "/".join(str(k) for k in range(len(class_names)))
+        raise DataError(
+            f"{refs[row]}: unknown label {values[row]!r}; expected one of "
+            f"{'/'.join(class_names)} (case-insensitive) or {ids}"
+        )
+    return labels
+
+
+def _label_id(value: object, by_name: dict[str, int], num_classes: int) -> int | None:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in by_name:
+            return by_name[text]
+        value = text
+    try:
+        number = float(value)  # accepts ints, "1", and 1.0 from NaN-holding columns
+    except (TypeError, ValueError):
+        return None
+    if number.is_integer() and 0 <= number < num_classes:
+        return int(number)
+    return None
+
+
+def parse_splits(values: Sequence[object], refs: Sequence[str]) -> np.ndarray:
+    """Normalise split names and their aliases (case-insensitive); missing becomes None.
+
+    Returns an object array of "train"/"val"/"test"/None; raises DataError naming the
+    first row with any other value.
+    """
+    codes, uniques = pd.factorize(pd.Series(values, dtype="object"), use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[-1] = None
+    for k, value in enumerate(uniques):
+        text = str(value).strip().lower()
+        if text == "":
+            mapped[k] = None
+        elif text in SPLIT_ALIASES:
+            mapped[k] = SPLIT_ALIASES[text]
+        else:
+            row = int(np.flatnonzero(codes == k)[0])
+            raise DataError(
+                f"{refs[row]}: unknown split {value!r}; expected train/training, "
+                "val/valid/validation/dev or test/testing"
+            )
+    return mapped[codes]
+
+
+def decode_image_bytes(data: bytes, ref: str) -> np.ndarray:
+    """Decode PNG/JPEG/BMP bytes into an HxWx3 uint8 RGB array, or raise DataError."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    # cv2 releases the GIL while decoding, so the cache's thread pool decodes in parallel.
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    if image is None:
+        raise DataError(f"{ref}: image data ({len(data)} bytes) is not a decodable PNG/JPEG/BMP")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_image_file(path: Path, ref: str) -> np.ndarray:
+    """Read and decode one image file; the error names the row (`ref`) and the file."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{ref}: image file not found: {path}") from None
+    except OSError as exc:
+        raise DataError(f"{ref}: cannot read image file {path}: {exc.strerror}") from None
+    # Sources whose ref already is the path (folder) should not print it twice.
+    where = ref if str(path) in ref else f"{ref} ({path})"
+    return decode_image_bytes(data, where)

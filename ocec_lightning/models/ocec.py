@@ -1,0 +1,210 @@
+"""``OCECNet``: an OCEC backbone plus a one-logit head, the Hydra ``_target_`` of model=ocec.
+
+All config checks run in ``check_ocec_config`` before any layer is built, so the
+training CLI can validate a composed config (and show a one-line ``ConfigError``
+naming the key, the bad value and what would work) without allocating a model. The
+checks include the one that bites in practice: a token-mixer grid that does not
+divide the backbone's feature map for the chosen image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+from torch import Tensor, nn
+
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.models.layers import init_weights
+from ocec_lightning.models.ocec_backbones import (
+    BACKBONES,
+    OCECBackbone,
+    backbone_feature_shape,
+    num_downsamples,
+)
+from ocec_lightning.models.ocec_heads import (
+    HEADS,
+    TOKEN_HEADS,
+    build_head,
+    resolve_head,
+    valid_token_grids,
+)
+
+__all__ = [
+    "OCECNet",
+    "OCECSpec",
+    "backbone_feature_shape",
+    "check_ocec_config",
+    "valid_token_grids",
+]
+
+
+@dataclass(frozen=True)
+class OCECSpec:
+    """What a valid OCEC config resolves to (no weights involved)."""
+
+    backbone: str
+    head: str  # resolved, never "auto"
+    feature_shape: tuple[int, int, int]  # (C, h, w) for image_size
+    image_size: tuple[int, int]
+    token_mixer_grid: tuple[int, int]
+
+
+def _is_int(value: object) -> bool:
+    # bool is an Integral subclass but `num_blocks: true` is certainly a typo.
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _int_at_least(key: str, value: object, minimum: int) -> int:
+    if not _is_int(value) or int(value) < minimum:  # type: ignore[arg-type]
+        raise ConfigError(key, value, f"an integer >= {minimum}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def _int_pair(key: str, value: object) -> tuple[int, int]:
+    try:
+        items = list(value)  # type: ignore[call-overload]  # also accepts ListConfig
+    except TypeError:
+        items = []
+    if len(items) != 2 or not all(_is_int(v) and int(v) > 0 for v in items):
+        raise ConfigError(key, value, "two positive integers [height, width]")
+    return int(items[0]), int(items[1])
+
+
+def _fmt(pair: Sequence[int]) -> str:
+    return f"[{pair[0]}, {pair[1]}]"
+
+
+def _largest_fitting_blocks(backbone: str, base: int, image_size: tuple[int, int]) -> int:
+    """Largest num_blocks whose feature map is still >= 1x1 (0 if even the stem fails)."""
+    best = 0
+    # The map only shrinks at even block indices, so this loop ends quickly.
+    for n in range(1, 64):
+        _, h, w = backbone_feature_shape(backbone, base, n, image_size)
+        if h < 1 or w < 1:
+            break
+        best = n
+    return best
+
+
+def check_ocec_config(
+    backbone: str = "baseline",
+    head: str = "auto",
+    base_channels: int = 32,
+    num_blocks: int = 6,
+    dropout: float = 0.3,
+    token_mixer_grid: Sequence[int] = (2, 2),
+    token_mixer_layers: int = 2,
+    expansion: int = 4,
+    se_reduction: int = 8,
+    in_channels: int = 3,
+    image_size: Sequence[int] = (32, 64),
+) -> OCECSpec:
+    """Validate OCECNet arguments; raise ``ConfigError`` (key ``model.*``) on the first problem."""
+    if backbone not in BACKBONES:
+        raise ConfigError("model.backbone", backbone, f"one of {', '.join(BACKBONES)}")
+    if head not in HEADS:
+        raise ConfigError("model.head", head, f"one of {', '.join(HEADS)}")
+    base = _int_at_least("model.base_channels", base_channels, 4)
+    blocks = _int_at_least("model.num_blocks", num_blocks, 1)
+    if not isinstance(dropout, Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise ConfigError("model.dropout", dropout, "a number with 0 <= dropout < 1")
+    _int_at_least("model.token_mixer_layers", token_mixer_layers, 1)
+    _int_at_least("model.expansion", expansion, 1)
+    _int_at_least("model.se_reduction", se_reduction, 1)
+    _int_at_least("model.in_channels", in_channels, 1)
+    size = _int_pair("model.image_size", image_size)
+    grid = _int_pair("model.token_mixer_grid", token_mixer_grid)
+
+    shape = backbone_feature_shape(backbone, base, blocks, size)
+    if shape[1] < 1 or shape[2] < 1:
+        fits = _largest_fitting_blocks(backbone, base, size)
+        if fits == 0:
+            raise ConfigError(
+                "model.image_size",
+                list(size),
+                f"at least 4x4 pixels for the {backbone} backbone's stride-4 stem",
+            )
+        raise ConfigError(
+            "model.num_blocks",
+            blocks,
+            f"{backbone} with {blocks} blocks downsamples image_size {_fmt(size)} "
+            f"{num_downsamples(blocks)} times after the stem, below a 1x1 feature map; "
+            f"the largest num_blocks that fits is {fits}",
+        )
+
+    resolved = resolve_head(head, backbone)
+    _, h, w = shape
+    if resolved in TOKEN_HEADS and (h % grid[0] or w % grid[1]):
+        fits = ", ".join(_fmt(g) for g in valid_token_grids(h, w))
+        raise ConfigError(
+            "model.token_mixer_grid",
+            list(grid),
+            f"the backbone's feature map for image_size {_fmt(size)} is {h}×{w} "
+            f"(head {resolved}, backbone {backbone}, num_blocks {blocks}); "
+            f"grids that fit: {fits}",
+        )
+    return OCECSpec(backbone, resolved, shape, size, grid)
+
+
+class OCECNet(nn.Module):
+    """OCEC eye-state classifier: ``[N, C, H, W]`` images -> ``[N]`` logits."""
+
+    def __init__(
+        self,
+        backbone: str = "baseline",
+        head: str = "auto",
+        base_channels: int = 32,
+        num_blocks: int = 6,
+        dropout: float = 0.3,
+        token_mixer_grid: Sequence[int] = (2, 2),
+        token_mixer_layers: int = 2,
+        expansion: int = 4,
+        se_reduction: int = 8,
+        in_channels: int = 3,
+        image_size: Sequence[int] = (32, 64),
+    ) -> None:
+        super().__init__()
+        spec = check_ocec_config(
+            backbone=backbone,
+            head=head,
+            base_channels=base_channels,
+            num_blocks=num_blocks,
+            dropout=dropout,
+            token_mixer_grid=token_mixer_grid,
+            token_mixer_layers=token_mixer_layers,
+            expansion=expansion,
+            se_reduction=se_reduction,
+            in_channels=in_channels,
+            image_size=image_size,
+        )
+        self.spec = spec
+        self.resolved_head: str = spec.head
+        self.feature_shape: tuple[int, int, int] = spec.feature_shape
+        self.image_size: tuple[int, int] = spec.image_size
+        self.in_channels = int(in_channels)
+        self.backbone = OCECBackbone(
+            backbone=backbone,
+            base_channels=int(base_channels),
+            num_blocks=int(num_blocks),
+            in_channels=int(in_channels),
+            expansion=int(expansion),
+            se_reduction=int(se_reduction),
+        )
+        self.head = build_head(
+            spec.head,
+            channels=spec.feature_shape[0],
+            dropout=float(dropout),
+            grid=spec.token_mixer_grid,
+            num_layers=int(token_mixer_layers),
+        )
+        init_weights(self)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Backbone feature map ``[N, *feature_shape]``."""
+        return self.backbone(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[N]`` (one per image; apply a sigmoid for P(class 1))."""
+        return self.head(self.backbone(x)).squeeze(-1)

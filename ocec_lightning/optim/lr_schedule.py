@@ -1,0 +1,185 @@
+"""One object that owns the learning rate: warmup first, then the configured scheduler.
+
+Chaining torch schedulers (SequentialLR, ChainedScheduler) breaks ReduceLROnPlateau and
+makes it hard to say what the LR is at a given step. `LRSchedule` instead:
+- counts optimizer steps; for the first `warmup_steps` it sets LR = base · f(k) with
+  f rising from the start factor to 1 (linear or cosine), torch's LinearLR convention:
+  step k uses f(k/W), so the base LR is reached exactly at step W, the end of warmup;
+- afterwards hands over to the inner scheduler, whose own counter starts at 0 there:
+  interval `step` schedulers advance every optimizer step, interval `epoch` ones (and
+  the plateau family, which gets the monitored metric) at every epoch end after warmup.
+The task calls `step_optimizer()` after each optimizer step and `step_epoch(metrics)`
+at each training-epoch end (after validation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from ocec_lightning.config.instantiate import instantiate
+from ocec_lightning.errors import ConfigError
+
+# Keys of the scheduler config that describe how to drive it, not arguments of its builder.
+DRIVER_KEYS = ("name", "interval", "monitor", "warmup")
+
+
+@dataclass(frozen=True)
+class TrainingLength:
+    """How long the run is, in optimizer steps and epochs."""
+
+    total_steps: int
+    steps_per_epoch: int
+
+    @property
+    def epochs(self) -> int:
+        return max(1, math.ceil(self.total_steps / self.steps_per_epoch))
+
+
+def warmup_steps_from(warmup: DictConfig | dict, length: TrainingLength) -> int:
+    """Warmup length in optimizer steps from `warmup.epochs | steps | ratio`."""
+    given = {k: warmup.get(k) or 0 for k in ("epochs", "steps", "ratio")}
+    if sum(1 for v in given.values() if v) > 1:
+        raise ConfigError("scheduler.warmup", given, "set only one of epochs, steps or ratio (others 0)")
+    if given["epochs"]:
+        return int(given["epochs"]) * length.steps_per_epoch
+    if given["steps"]:
+        return int(given["steps"])
+    return int(round(float(given["ratio"]) * length.total_steps))
+
+
+class LRSchedule:
+    """Warmup followed by an inner torch scheduler (or a constant LR when inner is None)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        inner: Any | None,
+        *,
+        warmup_steps: int = 0,
+        start_factor: float = 0.1,
+        start_lr: float | None = None,
+        mode: str = "linear",
+        interval: str = "epoch",
+        monitor: str | None = None,
+    ) -> None:
+        self.optimizer, self.inner = optimizer, inner
+        self.interval, self.monitor, self.mode = interval, monitor, mode
+        self.warmup_steps = int(warmup_steps)
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        # A start LR applies to every group in proportion to its base LR.
+        top = max(self.base_lrs) if self.base_lrs else 1.0
+        self.start_factor = float(start_lr) / top if start_lr is not None else float(start_factor)
+        self.step_count = 0          # optimizer steps taken
+        self.epoch_start_step = 0    # step_count when the current epoch began
+        self.epochs_after_warmup = 0  # epochs the inner scheduler has seen
+        if self.warmup_steps > 0:
+            self._set_lr_factor(self._warmup_factor(0))
+
+    @property
+    def in_warmup(self) -> bool:
+        return self.step_count < self.warmup_steps
+
+    def _warmup_factor(self, k: int) -> float:
+        progress = min(1.0, k / self.warmup_steps)
+        if self.mode == "cosine":
+            progress = 0.5 * (1 - math.cos(math.pi * progress))
+        return self.start_factor + (1 - self.start_factor) * progress
+
+    def _set_lr_factor(self, factor: float) -> None:
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+
+    def step_optimizer(self) -> None:
+        """Advance by one optimizer step."""
+        self.step_count += 1
+        if self.step_count <= self.warmup_steps:
+            self._set_lr_factor(self._warmup_factor(self.step_count))
+        elif self.inner is not None and self.interval == "step" and not self.is_plateau:
+            self.inner.step()
+
+    def step_epoch(self, metrics: dict[str, Any] | None = None) -> None:
+        """Advance at the end of a training epoch; plateau schedulers read `monitor`.
+
+        Only epochs that started after warmup count: an epoch trained (partly) during
+        warmup neither steps an epoch scheduler nor feeds the plateau detector.
+        """
+        started_after_warmup = self.epoch_start_step >= self.warmup_steps
+        self.epoch_start_step = self.step_count
+        if not started_after_warmup or self.inner is None:
+            return
+        if self.is_plateau:
+            value = (metrics or {}).get(self.monitor)
+            if value is None:  # no validation this epoch: nothing to judge
+                return
+            self.inner.step(float(value))
+        elif self.interval == "epoch":
+            self.inner.step()
+        self.epochs_after_warmup += 1
+
+    @property
+    def is_plateau(self) -> bool:
+        # Metric-driven schedulers (ReduceLROnPlateau and anything declaring `needs_metric`)
+        # are stepped with the monitored value once per validated epoch.
+        return bool(getattr(self.inner, "needs_metric", isinstance(self.inner, ReduceLROnPlateau)))
+
+    def get_last_lr(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step_count": self.step_count,
+            "epochs_after_warmup": self.epochs_after_warmup,
+            "epoch_start_step": self.epoch_start_step,
+            "warmup_steps": self.warmup_steps,
+            "base_lrs": self.base_lrs,
+            "inner": self.inner.state_dict() if self.inner is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step_count = state["step_count"]
+        self.epochs_after_warmup = state["epochs_after_warmup"]
+        self.epoch_start_step = state["epoch_start_step"]
+        self.warmup_steps = state["warmup_steps"]
+        self.base_lrs = state["base_lrs"]
+        if self.inner is not None and state["inner"] is not None:
+            self.inner.load_state_dict(state["inner"])
+
+
+def build_lr_schedule(sched_cfg: DictConfig, optimizer: Optimizer, length: TrainingLength) -> LRSchedule:
+    """Build the warmup + inner scheduler described by `sched_cfg` for a run of `length`."""
+    interval = sched_cfg.get("interval", "epoch")
+    if interval not in ("step", "epoch"):
+        raise ConfigError("scheduler.interval", interval, "'step' or 'epoch'")
+    warmup = sched_cfg.get("warmup") or {}
+    warmup_steps = warmup_steps_from(warmup, length)
+    if warmup_steps >= length.total_steps:
+        raise ConfigError(
+            "scheduler.warmup",
+            OmegaConf.to_container(warmup) if isinstance(warmup, DictConfig) else warmup,
+            f"warmup ({warmup_steps} steps) must be shorter than training ({length.total_steps} steps "
+            f"= {length.epochs} epochs × {length.steps_per_epoch}); e.g. scheduler.warmup.epochs="
+            f"{max(0, length.epochs // 10)}",
+        )
+    # The inner scheduler runs over what is left after warmup, in its own units.
+    if interval == "step":
+        horizon = length.total_steps - warmup_steps
+    else:
+        horizon = max(1, length.epochs - math.ceil(warmup_steps / length.steps_per_epoch))
+    params = {k: v for k, v in sched_cfg.items() if k not in DRIVER_KEYS}
+    inner = instantiate(params, "scheduler", optimizer=optimizer, horizon=horizon)
+    return LRSchedule(
+        optimizer,
+        inner,
+        warmup_steps=warmup_steps,
+        start_factor=warmup.get("start_factor", 0.1),
+        start_lr=warmup.get("start_lr"),
+        mode=warmup.get("mode", "linear"),
+        interval=interval,
+        monitor=sched_cfg.get("monitor"),
+    )

@@ -1,0 +1,117 @@
+"""The training run as one readable function: config -> validate -> data -> model ->
+task -> trainer -> fit -> test -> summary. The CLI, notebooks and tests all call
+`run_training(cfg)` with a composed config."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig, OmegaConf
+
+from ocec_lightning.callbacks import build_callbacks
+from ocec_lightning.config.instantiate import instantiate
+from ocec_lightning.config.printing import print_and_save_config
+from ocec_lightning.config.validation import validate_against_data, validate_config
+from ocec_lightning.data import build_datamodule
+from ocec_lightning.losses import build_loss
+from ocec_lightning.tasks import TASKS
+from ocec_lightning.utils.console import console, print_summary
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced (also written to run_dir/summary.json)."""
+
+    run_dir: str
+    monitor: str
+    best_score: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    epochs: int
+    seconds: float
+    test_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def build_task(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
+    """Instantiate model, loss and the task's LightningModule from the config."""
+    model = instantiate(cfg.model, "model")
+    loss = build_loss(cfg.loss, datamodule.pos_weight)
+    task_cls = TASKS[cfg.task.name]
+    return task_cls(
+        model=model,
+        loss=loss,
+        optimizer=instantiate(cfg.optimizer, "optimizer"),
+        scheduler=cfg.get("scheduler"),
+        batch_mix=OmegaConf.to_container(cfg.aug.batch) if cfg.aug.get("batch") else None,
+        class_names=tuple(cfg.task.class_names),
+        run_config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    """Instantiate every logger of the `logger` group (none when it is null)."""
+    return [instantiate(entry, f"logger.{name}") for name, entry in (cfg.get("logger") or {}).items()
+            if entry is not None]
+
+
+def run_training(cfg: DictConfig) -> TrainResult:
+    """Train (and test) as configured; returns the summary of the run."""
+    started = time.time()
+    validate_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.output_dir)
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")  # loads and checks all data before anything trains
+    validate_against_data(cfg, datamodule)
+    task = build_task(cfg, datamodule)  # resolves loss.pos_weight=auto into cfg
+    if pl.utilities.rank_zero_only.rank == 0:
+        print_and_save_config(cfg, run_dir, console)
+    trainer: pl.Trainer = instantiate(cfg.trainer, "trainer", callbacks=build_callbacks(cfg.get("callbacks")),
+                                      logger=build_loggers(cfg) or False)
+    if cfg.get("train", True):
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    test_metrics: dict[str, float] = {}
+    if cfg.get("test", True):
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+        results = trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=False)
+        test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    result = _summarize(cfg, trainer, run_dir, time.time() - started, test_metrics)
+    if trainer.is_global_zero:
+        (run_dir / "summary.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+        print_summary(result)
+    return result
+
+
+def _last_checkpoint(checkpoint: Any) -> str | None:
+    if checkpoint is None:
+        return None
+    if getattr(checkpoint, "last_model_path", ""):
+        return str(checkpoint.last_model_path)
+    last = Path(checkpoint.dirpath or ".") / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
+    return str(last) if last.is_file() else None
+
+
+def _summarize(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, seconds: float,
+               test_metrics: dict[str, float]) -> TrainResult:
+    checkpoint = trainer.checkpoint_callback
+    best_score = None
+    if checkpoint is not None and checkpoint.best_model_score is not None:
+        best_score = float(checkpoint.best_model_score)
+        best_score = None if math.isnan(best_score) else best_score
+    return TrainResult(
+        run_dir=str(run_dir),
+        monitor=str(cfg.task.monitor),
+        best_score=best_score,
+        best_checkpoint=(checkpoint.best_model_path or None) if checkpoint else None,
+        last_checkpoint=_last_checkpoint(checkpoint),
+        epochs=int(trainer.current_epoch),
+        seconds=round(seconds, 2),
+        test_metrics=test_metrics,
+    )

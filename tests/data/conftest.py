@@ -1,0 +1,112 @@
+"""Fixtures for the data tests: tiny image datasets written into tmp_path.
+
+Images are 8x16 solid colours whose value encodes the sample (red channel = index), so
+a test can tell which row an image came from after decoding and caching. The image
+helpers are handed out by the `helpers` fixture (importing from a conftest is fragile
+when several test folders have one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocec_lightning.data.datamodule import OCECDataModule
+
+
+def sample_image(index: int, height: int = 8, width: int = 16) -> np.ndarray:
+    """RGB image identifying `index`: red = index % 256, green = index // 256, blue 7."""
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[..., 0] = index % 256
+    image[..., 1] = index // 256
+    image[..., 2] = 7
+    return image
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    return buffer.tobytes()
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png_bytes(image))
+    return path
+
+
+def alternating(n: int) -> list[str]:
+    """closed, open, closed, open, ... (n labels)."""
+    return ["open" if i % 2 else "closed" for i in range(n)]
+
+
+@pytest.fixture()
+def helpers() -> SimpleNamespace:
+    """sample_image, png_bytes, write_png and alternating, for use inside tests."""
+    return SimpleNamespace(
+        sample_image=sample_image, png_bytes=png_bytes, write_png=write_png, alternating=alternating
+    )
+
+
+@pytest.fixture()
+def write_parquet(tmp_path: Path) -> Callable[..., Path]:
+    """write_parquet(labels, name=..., with_bytes=..., splits=..., extra=...) -> parquet path.
+
+    Images are written as PNG files under tmp_path/images (always, so image_path works)
+    and embedded as image_bytes when `with_bytes`.
+    """
+
+    def _write(
+        labels: Sequence[object],
+        name: str = "data.parquet",
+        with_bytes: bool = True,
+        splits: Sequence[object] | None = None,
+        start: int = 0,
+        **extra: Sequence[object],
+    ) -> Path:
+        n = len(labels)
+        paths = [f"images/{start + i:05d}.png" for i in range(n)]
+        for i, rel in enumerate(paths):
+            write_png(tmp_path / rel, sample_image(start + i))
+        columns: dict[str, object] = {
+            "label": list(labels),
+            "image_path": paths,
+            "source": ["test"] * n,
+        }
+        if splits is not None:
+            columns["split"] = list(splits)
+        if with_bytes:
+            columns["image_bytes"] = [png_bytes(sample_image(start + i)) for i in range(n)]
+        columns.update(extra)
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(columns).to_parquet(target, index=False)
+        return target
+
+    return _write
+
+
+@pytest.fixture()
+def make_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
+    """OCECDataModule around a source with small, fast defaults and a tmp cache dir."""
+
+    def _make(source: object, **kwargs: object) -> OCECDataModule:
+        settings: dict[str, object] = {
+            "image_size": (8, 16),
+            "batch_size": 8,
+            "num_workers": 0,
+            "cache_mode": "ram",
+            "cache_dir": tmp_path / "cache",
+            "class_names": ["closed", "open"],
+            "seed": 0,
+        }
+        settings.update(kwargs)
+        return OCECDataModule(source, **settings)
+
+    return _make

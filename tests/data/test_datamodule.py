@@ -1,0 +1,227 @@
+"""OCECDataModule: batches, counts, samplers, stages, and every bad input failing in setup()."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ocec_lightning.data import OCECDataModule, build_datamodule
+from ocec_lightning.data.sources import ParquetSource
+from ocec_lightning.errors import ConfigError, DataError
+
+FLIP = [{"_target_": "albumentations.HorizontalFlip", "p": 0.5}]
+
+
+def test_default_config_gives_normalised_batches(make_cfg, caplog):
+    cfg = make_cfg(["aug=aggressive"])  # tiny synthetic data, num_workers 0
+    dm = build_datamodule(cfg)
+    assert dm._images is None  # the constructor reads nothing
+    with caplog.at_level(logging.INFO, logger="ocec_lightning.data"):
+        dm.setup("fit")
+    images, targets = next(iter(dm.train_dataloader()))
+    assert images.shape == (32, 3, 32, 64) and images.dtype == torch.float32
+    assert targets.dtype == torch.int64 and set(targets.tolist()) <= {0, 1}
+    counts = dm.split_counts
+    assert dm.class_names == ["closed", "open"]
+    assert sum(sum(c.values()) for c in counts.values()) == 240
+    assert all(dm.num_samples(s) == sum(counts[s].values()) for s in counts)
+    assert dm.pos_weight() == counts["train"]["closed"] / counts["train"]["open"]
+    assert any(
+        r.getMessage().startswith("train: ") and "closed" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_val_and_test_batches_are_not_augmented(make_cfg):
+    dm = build_datamodule(make_cfg(["aug=aggressive"]))
+    dm.setup("fit")
+    dm.setup("test")  # idempotent: nothing is loaded twice
+    for loader in (dm.val_dataloader, dm.test_dataloader):
+        first, second = next(iter(loader())), next(iter(loader()))
+        assert torch.equal(first[0], second[0])
+        rows = loader().dataset.rows[:4]
+        np.testing.assert_allclose(
+            first[0][:4].permute(0, 2, 3, 1).numpy(), dm._images[rows] / 255.0, atol=1e-6
+        )
+
+
+def test_setup_is_idempotent(write_parquet, make_dm, helpers):
+    source = ParquetSource(write_parquet(helpers.alternating(20)))
+    dm = make_dm(source)
+    dm.setup("fit")
+    source.load = lambda: pytest.fail("loaded twice")
+    dm.setup("fit")
+    dm.setup("validate")
+
+
+def test_train_loader_is_seeded_and_keeps_one_batch_for_tiny_splits(
+    write_parquet, make_dm, helpers
+):
+    source = ParquetSource(write_parquet(helpers.alternating(40)))
+    orders = []
+    for _ in range(2):
+        dm = make_dm(source, batch_size=64, splits={"train": 0.5, "val": 0.5})
+        dm.setup("fit")
+        loader = dm.train_dataloader()
+        assert not loader.drop_last  # 20 train samples < one batch
+        orders.append(torch.cat([images[:, 0, 0, 0] for images, _ in loader]))
+    assert torch.equal(orders[0], orders[1])
+    dm = make_dm(source, batch_size=8)
+    dm.setup("fit")
+    assert dm.train_dataloader().drop_last
+
+
+def test_weighted_sampler_balances_an_imbalanced_train_split(write_parquet, make_dm):
+    labels = ["closed"] * 90 + ["open"] * 10
+    dm = make_dm(ParquetSource(write_parquet(labels)), weighted_sampler=True, batch_size=50)
+    dm.setup("fit")
+    assert dm.split_counts["train"] == {"closed": 72, "open": 8}
+    drawn = torch.cat([targets for _ in range(25) for _, targets in dm.train_dataloader()])
+    assert len(drawn) == 25 * 50
+    assert abs(drawn.float().mean().item() - 0.5) < 0.05
+    assert dm.pos_weight() == 72 / 8
+
+
+def test_workers_get_their_own_augmentation_streams(write_parquet, make_dm):
+    # 16 identical images; with shared RNG states both workers would flip the same way.
+    path = write_parquet(["closed", "open"] * 8)
+    frame = pd.read_parquet(path)
+    frame["image_bytes"] = [frame["image_bytes"][0]] * 16
+    frame["split"] = ["train"] * 16
+    frame.to_parquet(path)
+    image = np.zeros((8, 16, 3), dtype=np.uint8)
+    image[:, :8] = 255  # left half white: a flip is visible
+    dm = make_dm(
+        ParquetSource(path),
+        num_workers=2,
+        batch_size=1,
+        train_transforms=FLIP,
+        persistent_workers=False,
+    )
+    dm.setup("predict")
+    dm._images[:] = image
+    loader = dm.train_dataloader()
+    flips = [int(images[0, 0, 0, 0] == 0) for images, _ in loader]
+    worker0, worker1 = flips[0::2], flips[1::2]
+    assert worker0 != worker1
+
+
+def _expect_setup_error(dm: OCECDataModule, error: type, pattern: str, stage: str = "fit") -> None:
+    with pytest.raises(error, match=pattern) as info:
+        dm.setup(stage)
+    assert "\n" not in str(info.value)  # one line
+
+
+def test_missing_image_file_names_file_and_row(write_parquet, make_dm, tmp_path, helpers):
+    path = write_parquet(helpers.alternating(10), with_bytes=False)
+    (tmp_path / "images" / "00007.png").unlink()
+    _expect_setup_error(
+        make_dm(ParquetSource(path)),
+        DataError,
+        r"^data\.parquet row 7: image file not found: .*images/00007\.png$",
+    )
+
+
+def test_corrupt_png_bytes_name_the_row(write_parquet, make_dm, helpers):
+    good = helpers.png_bytes(helpers.sample_image(0))
+    path = write_parquet(helpers.alternating(6), image_bytes=[good] * 4 + [good[:40], good])
+    _expect_setup_error(
+        make_dm(ParquetSource(path)), DataError, r"^data\.parquet row 4: image data \(40 bytes\)"
+    )
+
+
+def test_unknown_label_names_row_value_and_expected(write_parquet, make_dm):
+    path = write_parquet(["open", "closed", "open", "half"])
+    _expect_setup_error(
+        make_dm(ParquetSource(path)),
+        DataError,
+        r"^data\.parquet row 3: unknown label 'half'; expected one of closed/open",
+    )
+
+
+def test_empty_split_names_split_count_and_ratio(write_parquet, make_dm, helpers):
+    dm = make_dm(
+        ParquetSource(write_parquet(helpers.alternating(20))), splits={"train": 0.9, "test": 0.1}
+    )
+    _expect_setup_error(
+        dm, DataError, r"^split 'val' is empty \(train=18, val=0, test=2\) .* data\.splits\.val > 0"
+    )
+    no_test = make_dm(
+        ParquetSource(write_parquet(helpers.alternating(20))), splits={"train": 0.9, "val": 0.1}
+    )
+    no_test.setup("fit")  # fitting does not need a test split
+    _expect_setup_error(
+        no_test, DataError, r"split 'test' is empty .*data\.splits\.test > 0.*test=false", "test"
+    )
+
+
+def test_single_class_train_split_shows_counts(write_parquet, make_dm):
+    path = write_parquet(["open"] * 6 + ["closed"] * 2, splits=["train"] * 6 + ["val"] * 2)
+    _expect_setup_error(
+        make_dm(ParquetSource(path)),
+        DataError,
+        r"^split 'train' has a single class \(closed=0, open=6\)",
+    )
+
+
+def test_parquet_without_required_column(write_parquet, make_dm, helpers):
+    path = write_parquet(helpers.alternating(4))
+    pd.read_parquet(path).drop(columns=["image_path", "image_bytes"]).to_parquet(path)
+    _expect_setup_error(
+        make_dm(ParquetSource(path)),
+        DataError,
+        r"missing required column 'image_path' .*columns found: label, source",
+    )
+
+
+def test_build_datamodule_config_errors(make_cfg, tmp_path):
+    with pytest.raises(ConfigError, match=r"'data.path' = '\?\?\?'"):
+        build_datamodule(make_cfg(["data=parquet"], tiny=False))
+    dm = build_datamodule(
+        make_cfg(["data=parquet", f"data.path={tmp_path}/missing.parquet"], tiny=False)
+    )
+    _expect_setup_error(dm, DataError, r"parquet path does not exist: .*missing\.parquet")
+    with pytest.raises(ConfigError, match=r"^config key 'data.splits' .*sum to 1.1"):
+        build_datamodule(make_cfg(["data.splits.val=0.2"]))
+    with pytest.raises(ConfigError, match="data.cache.mode"):
+        build_datamodule(make_cfg(["data.cache.mode=gpu"]))
+    with pytest.raises(ConfigError, match="data.group_column"):
+        build_datamodule(make_cfg(["data.group_column=video"]))
+
+
+def test_parquet_and_folder_configs_build(write_parquet, make_cfg, tmp_path, helpers):
+    path = write_parquet(helpers.alternating(30), video=[str(i // 3) for i in range(30)])
+    cfg = make_cfg(
+        ["data=parquet", f"data.path={path}", "data.group_column=video", "data.num_workers=0"],
+        tiny=False,
+    )
+    dm = build_datamodule(cfg)
+    dm.setup("fit")
+    assert sum(dm.num_samples(s) for s in ("train", "val", "test")) == 30
+    for i in range(5):
+        helpers.write_png(tmp_path / "eyes" / "closed" / f"{i}.png", helpers.sample_image(i))
+        helpers.write_png(tmp_path / "eyes" / "open" / f"{i}.png", helpers.sample_image(i))
+    cfg = make_cfg(
+        ["data=folder", f"data.root={tmp_path / 'eyes'}", "data.splits={train:0.6,val:0.4,test:0}"],
+        tiny=False,
+    )
+    dm = build_datamodule(cfg)
+    dm.setup("fit")
+    assert dm.split_counts["train"] == {"closed": 3, "open": 3}
+
+
+def test_disk_cache_is_reused_by_the_next_run(make_cfg, monkeypatch):
+    from ocec_lightning.data import cache
+
+    cfg = make_cfg(["data.cache.mode=disk"])
+    first = build_datamodule(cfg)
+    first.setup("fit")
+    monkeypatch.setattr(cache, "_decode_into", lambda *a, **k: pytest.fail("decoded twice"))
+    second = build_datamodule(cfg)
+    second.prepare_data()
+    second.setup("fit")
+    np.testing.assert_array_equal(np.asarray(second._images), np.asarray(first._images))
+    assert second.split_counts == first.split_counts

@@ -1,0 +1,97 @@
+"""Split assignment: stratified, grouped, deterministic, and the split column wins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocec_lightning.data.splitting import assign_splits, resolve_splits
+from ocec_lightning.data.table import make_frame
+from ocec_lightning.errors import ConfigError, DataError
+
+RATIOS = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+
+def _share_open(labels: np.ndarray, splits: np.ndarray, name: str) -> float:
+    return float(labels[splits == name].mean())
+
+
+def test_stratified_split_sizes_and_class_balance():
+    labels = (np.random.default_rng(0).random(1000) < 0.3).astype(np.int64)
+    splits = assign_splits(labels, None, RATIOS, seed=1)
+    assert {name: int((splits == name).sum()) for name in RATIOS} == {
+        "train": 800,
+        "val": 100,
+        "test": 100,
+    }
+    for name in RATIOS:
+        assert abs(_share_open(labels, splits, name) - labels.mean()) < 0.01
+
+
+def test_split_is_deterministic_per_seed():
+    labels = np.arange(200) % 2
+    first = assign_splits(labels, None, RATIOS, seed=5)
+    assert (assign_splits(labels, None, RATIOS, seed=5) == first).all()
+    assert (assign_splits(labels, None, RATIOS, seed=6) != first).any()
+
+
+def test_zero_test_ratio_gives_no_test_split():
+    labels = np.arange(101) % 2
+    splits = assign_splits(labels, None, {"train": 0.9, "val": 0.1, "test": 0.0}, seed=0)
+    assert set(splits) == {"train", "val"}
+    groups = np.arange(101) // 5
+    assert "test" not in set(assign_splits(labels, groups, {"train": 0.9, "val": 0.1}, seed=0))
+
+
+def test_grouped_split_keeps_groups_whole_and_roughly_stratified():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(5, 40, size=300)
+    groups = np.repeat(np.arange(300), sizes)
+    # Each group leans open or closed, like videos of one person with eyes mostly open.
+    lean = rng.random(300)[groups]
+    labels = (rng.random(len(groups)) < 0.2 + 0.6 * lean).astype(np.int64)
+    splits = assign_splits(labels, groups, RATIOS, seed=3)
+
+    per_group = pd.Series(splits).groupby(groups).nunique()
+    assert (per_group == 1).all()  # no group crosses splits
+    n = len(labels)
+    for name, ratio in RATIOS.items():
+        assert abs((splits == name).sum() / n - ratio) < 0.01
+        assert abs(_share_open(labels, splits, name) - labels.mean()) < 0.01
+    assert (assign_splits(labels, groups, RATIOS, seed=3) == splits).all()
+
+
+def test_ratio_validation_names_data_splits():
+    labels = np.arange(10) % 2
+    with pytest.raises(ConfigError, match=r"config key 'data.splits' .* sum to 1.1"):
+        assign_splits(labels, None, {"train": 0.8, "val": 0.2, "test": 0.1}, seed=0)
+    with pytest.raises(ConfigError, match="unknown split"):
+        assign_splits(labels, None, {"train": 0.8, "holdout": 0.2}, seed=0)
+    with pytest.raises(ConfigError, match="data.splits"):
+        assign_splits(labels, None, {"train": 1.2, "val": -0.2}, seed=0)
+
+
+def _frame(splits=None, groups=None, n=6):
+    return make_frame(np.arange(n) % 2, [f"t.parquet row {i}" for i in range(n)], splits, groups)
+
+
+def test_existing_split_column_is_kept():
+    given = ["train", "train", "val", "val", "test", "test"]
+    assert resolve_splits(_frame(given), RATIOS, seed=0).tolist() == given
+
+
+def test_partial_split_column_names_the_first_empty_row():
+    with pytest.raises(
+        DataError, match=r"t.parquet row 2: split is empty while 4 other rows have one"
+    ):
+        resolve_splits(_frame(["train", "val", None, "test", None, "train"]), RATIOS, seed=0)
+
+
+def test_missing_split_column_uses_groups_when_present():
+    frame = _frame(groups=["a", "a", "b", "b", "c", "c"])
+    splits = resolve_splits(frame, {"train": 0.34, "val": 0.33, "test": 0.33}, seed=0)
+    assert splits[0] == splits[1] and splits[2] == splits[3] and splits[4] == splits[5]
+    assert set(splits) == {"train", "val", "test"}
+    with pytest.raises(DataError, match=r"t.parquet row 1: group is empty"):
+        resolve_splits(_frame(groups=["a", None, "b", "b", "c", "c"]), RATIOS, seed=0)

@@ -1,0 +1,73 @@
+"""Resume from last.ckpt restores everything; ocec-eval reproduces the run's test metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ocec_lightning.evaluation import run_evaluation
+from ocec_lightning.training import run_training
+
+SHORT = ["trainer.max_epochs=2", "trainer.limit_train_batches=3", "trainer.num_sanity_val_steps=0",
+         "scheduler=cosine", "scheduler.warmup.steps=2", "logger=csv"]
+
+
+def _load(path: str | Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def test_resume_continues_at_next_epoch_with_all_state(make_cfg, tmp_path: Path) -> None:
+    first = run_training(make_cfg([*SHORT, "test=false"], run_dir=tmp_path / "first"))
+    last = _load(first.last_checkpoint)
+    assert last["epoch"] == 1 and last["global_step"] == 6
+    resumed = run_training(make_cfg([*SHORT, "trainer.max_epochs=3", f"ckpt_path={first.last_checkpoint}", "test=false"],
+                                    run_dir=tmp_path / "second"))
+    final = _load(resumed.last_checkpoint)
+    # Next epoch, not a restart: 3 epochs × 3 steps in total.
+    assert final["epoch"] == 2 and final["global_step"] == 9
+    # Scheduler state continued (9 optimizer steps seen) ...
+    assert final["lr_schedulers"][0]["step_count"] == 9
+    # ... as did the optimizer (Adam step counter) and the EMA (updates since the start).
+    adam_steps = {float(s["step"]) for s in final["optimizer_states"][0]["state"].values()}
+    assert adam_steps == {9.0}
+    assert int(final["averaging_state"]["n_averaged"]) == 9
+    # The resumed run logged only epoch 2.
+    metrics = (Path(resumed.run_dir) / "csv" / "metrics.csv").read_text().splitlines()
+    epochs = {line.split(",")[0] for line in metrics[1:]}
+    assert epochs == {"2"}
+
+
+def test_checkpoint_holds_ema_weights_threshold_and_config(make_cfg) -> None:
+    result = run_training(make_cfg([*SHORT, "test=false"]))
+    ckpt = _load(result.best_checkpoint)
+    assert set(ckpt["state_dict"]) == set(ckpt["current_model_state"])
+    differs = [k for k in ckpt["state_dict"] if not torch.equal(ckpt["state_dict"][k], ckpt["current_model_state"][k])]
+    assert differs, "state_dict should hold the EMA weights, not the raw ones"
+    assert 0.0 < ckpt["ocec"]["threshold"] < 1.0
+    assert ckpt["ocec"]["config"]["model"]["_target_"] == "ocec_lightning.models.ocec.OCECNet"
+    assert isinstance(ckpt["ocec"]["config"]["loss"]["pos_weight"], float)
+
+
+def test_eval_reproduces_the_training_test_metrics(make_cfg, tmp_path: Path) -> None:
+    result = run_training(make_cfg(SHORT, run_dir=tmp_path / "train"))
+    cfg = make_cfg([f"ckpt_path={result.best_checkpoint}", "logger=csv"], tiny=False, config_name="eval",
+                   run_dir=tmp_path / "eval")
+    metrics = run_evaluation(cfg, user_overrides=[f"ckpt_path={result.best_checkpoint}"])
+    assert set(result.test_metrics) <= set(metrics)
+    for key, value in result.test_metrics.items():
+        assert metrics[key] == pytest.approx(value, abs=1e-6), key
+    saved = json.loads((tmp_path / "eval" / "eval_metrics.json").read_text())
+    assert saved["metrics"]["test/f1"] == pytest.approx(result.test_metrics["test/f1"])
+
+
+def test_eval_rejects_a_file_that_is_not_an_ocec_checkpoint(make_cfg, tmp_path: Path) -> None:
+    from ocec_lightning.errors import DataError
+
+    bogus = tmp_path / "model.ckpt"
+    torch.save({"state_dict": {}}, bogus)
+    cfg = make_cfg([f"ckpt_path={bogus}"], tiny=False, config_name="eval", run_dir=tmp_path / "eval")
+    with pytest.raises(DataError, match="was not written by ocec-train"):
+        run_evaluation(cfg)
