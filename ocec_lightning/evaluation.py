@@ -30,7 +30,9 @@ def load_checkpoint_meta(path: str | Path) -> dict[str, Any]:
     checkpoint = torch.load(file, map_location="cpu", weights_only=False)
     meta = checkpoint.get("ocec")
     if not meta or not meta.get("config"):
-        raise DataError(f"ckpt_path: {file} was not written by ocec-train (no 'ocec' block with the run config)")
+        raise DataError(
+            f"ckpt_path: {file} was not written by ocec-train (no 'ocec' block with the run config)"
+        )
     return meta
 
 
@@ -61,22 +63,38 @@ def run_evaluation(cfg: DictConfig, user_overrides: list[str] | None = None) -> 
     stage = "test" if cfg.split == "test" else "validate"
     datamodule.setup(stage if stage == "test" else "fit")
     task = build_task(run_cfg, datamodule)
-    trainer: pl.Trainer = instantiate(run_cfg.trainer, "trainer", logger=build_loggers(run_cfg) or False, callbacks=[])
+    trainer: pl.Trainer = instantiate(
+        run_cfg.trainer, "trainer", logger=build_loggers(run_cfg) or False, callbacks=[]
+    )
     try:
         run = trainer.test if stage == "test" else trainer.validate
         results = run(task, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path), weights_only=False)
     except RuntimeError as err:
         if "state_dict" in str(err):
-            raise ConfigError("ckpt_path", str(cfg.ckpt_path),
-                              f"a checkpoint of model {run_cfg.model.get('_target_')}; loading failed: "
-                              f"{str(err).splitlines()[0]}") from None
+            raise ConfigError(
+                "ckpt_path",
+                str(cfg.ckpt_path),
+                f"a checkpoint of model {run_cfg.model.get('_target_')}; loading failed: "
+                f"{str(err).splitlines()[0]}",
+            ) from None
         raise
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     out = Path(run_cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval_metrics.json").write_text(json.dumps(
-        {"ckpt_path": str(cfg.ckpt_path), "split": cfg.split, "threshold": meta.get("threshold"), "metrics": metrics},
-        indent=2), encoding="utf-8")
-    console.print(f"[bold green]eval[/] {cfg.ckpt_path} on {cfg.split}: " +
-                  ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    (out / "eval_metrics.json").write_text(
+        json.dumps(
+            {
+                "ckpt_path": str(cfg.ckpt_path),
+                "split": cfg.split,
+                "threshold": meta.get("threshold"),
+                "metrics": metrics,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    console.print(
+        f"[bold green]eval[/] {cfg.ckpt_path} on {cfg.split}: "
+        + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
+    )
     return metrics

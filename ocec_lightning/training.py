@@ -56,8 +56,11 @@ def build_task(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
     """Instantiate every logger of the `logger` group (none when it is null)."""
-    return [instantiate(entry, f"logger.{name}") for name, entry in (cfg.get("logger") or {}).items()
-            if entry is not None]
+    return [
+        instantiate(entry, f"logger.{name}")
+        for name, entry in (cfg.get("logger") or {}).items()
+        if entry is not None
+    ]
 
 
 def run_training(cfg: DictConfig) -> TrainResult:
@@ -72,8 +75,12 @@ def run_training(cfg: DictConfig) -> TrainResult:
     task = build_task(cfg, datamodule)  # resolves loss.pos_weight=auto into cfg
     if pl.utilities.rank_zero_only.rank == 0:
         print_and_save_config(cfg, run_dir, console)
-    trainer: pl.Trainer = instantiate(cfg.trainer, "trainer", callbacks=build_callbacks(cfg.get("callbacks")),
-                                      logger=build_loggers(cfg) or False)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        "trainer",
+        callbacks=build_callbacks(cfg.get("callbacks")),
+        logger=build_loggers(cfg) or False,
+    )
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     test_metrics: dict[str, float] = {}
@@ -84,7 +91,9 @@ def run_training(cfg: DictConfig) -> TrainResult:
         test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     result = _summarize(cfg, trainer, run_dir, time.time() - started, test_metrics)
     if trainer.is_global_zero:
-        (run_dir / "summary.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+        (run_dir / "summary.json").write_text(
+            json.dumps(asdict(result), indent=2), encoding="utf-8"
+        )
         print_summary(result)
     return result
 
@@ -94,12 +103,20 @@ def _last_checkpoint(checkpoint: Any) -> str | None:
         return None
     if getattr(checkpoint, "last_model_path", ""):
         return str(checkpoint.last_model_path)
-    last = Path(checkpoint.dirpath or ".") / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
+    last = (
+        Path(checkpoint.dirpath or ".")
+        / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
+    )
     return str(last) if last.is_file() else None
 
 
-def _summarize(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, seconds: float,
-               test_metrics: dict[str, float]) -> TrainResult:
+def _summarize(
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    run_dir: Path,
+    seconds: float,
+    test_metrics: dict[str, float],
+) -> TrainResult:
     checkpoint = trainer.checkpoint_callback
     best_score = None
     if checkpoint is not None and checkpoint.best_model_score is not None:

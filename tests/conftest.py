@@ -28,11 +28,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """compose(overrides) -> config whose run dir is tmp_path/run (tiny synthetic data)."""
 
-    def _make(overrides: Sequence[str] = (), tiny: bool = True, config_name: str = "train",
-              run_dir: Path | None = None) -> DictConfig:
+    def _make(
+        overrides: Sequence[str] = (),
+        tiny: bool = True,
+        config_name: str = "train",
+        run_dir: Path | None = None,
+    ) -> DictConfig:
         extra = list(TINY_DATA) if tiny else []
         extra += QUIET if config_name == "train" else []
-        return compose_config([*extra, *overrides], config_name=config_name,
-                              output_dir=run_dir or tmp_path / "run")
+        return compose_config(
+            [*extra, *overrides], config_name=config_name, output_dir=run_dir or tmp_path / "run"
+        )
 
     return _make

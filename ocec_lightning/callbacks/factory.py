@@ -16,6 +16,8 @@ def build_callbacks(callbacks_cfg: DictConfig | None) -> list[Callback]:
         if entry is None:
             continue
         if "_target_" not in entry:
-            raise ConfigError(f"callbacks.{name}", entry, "a mapping with a _target_ or null to disable it")
+            raise ConfigError(
+                f"callbacks.{name}", entry, "a mapping with a _target_ or null to disable it"
+            )
         callbacks.append(instantiate(entry, f"callbacks.{name}"))
     return callbacks

@@ -57,10 +57,19 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> float:
     """Write failure.json into the trial's directory and return NaN as its objective."""
     out = Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "failure.json").write_text(json.dumps({
-        "error": f"{type(err).__name__}: {err}",
-        "overrides": list(HydraConfig.get().overrides.task),
-        "traceback": traceback.format_exc(),
-    }, indent=2), encoding="utf-8")
-    print(f"trial failed ({type(err).__name__}: {err}); recorded in {out / 'failure.json'}", file=sys.stderr)
+    (out / "failure.json").write_text(
+        json.dumps(
+            {
+                "error": f"{type(err).__name__}: {err}",
+                "overrides": list(HydraConfig.get().overrides.task),
+                "traceback": traceback.format_exc(),
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    print(
+        f"trial failed ({type(err).__name__}: {err}); recorded in {out / 'failure.json'}",
+        file=sys.stderr,
+    )
     return float("nan")

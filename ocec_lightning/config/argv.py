@@ -22,9 +22,7 @@ def _special(text: str) -> bool:
 
 
 def _needs_quotes(token: str) -> bool:
-    return _special(token) and not (
-        len(token) >= 2 and token[0] == token[-1] and token[0] in "'\""
-    )
+    return _special(token) and not (len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"")
 
 
 def _quote_value(value: str) -> str:

@@ -23,7 +23,11 @@ _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 def conf_dir() -> Path:
     """Directory holding train.yaml: $OCEC_CONF_DIR, the installed copy, or the repo's."""
-    candidates = [os.environ.get("OCEC_CONF_DIR"), _PACKAGE_DIR / "conf", _PACKAGE_DIR.parent / "conf"]
+    candidates = [
+        os.environ.get("OCEC_CONF_DIR"),
+        _PACKAGE_DIR / "conf",
+        _PACKAGE_DIR.parent / "conf",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "train.yaml").is_file():
             return Path(candidate)
@@ -46,7 +50,9 @@ def compose_config(
     """
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name, overrides=quote_overrides(list(overrides)), return_hydra_config=True)
+        cfg = compose(
+            config_name, overrides=quote_overrides(list(overrides)), return_hydra_config=True
+        )
     if output_dir is not None:
         out = Path(output_dir).resolve()
         out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,19 @@ from rich.syntax import Syntax
 from rich.tree import Tree
 
 # Groups shown first, in the order a reader scans a training recipe.
-_ORDER = ("task", "data", "model", "loss", "optimizer", "scheduler", "aug", "callbacks", "trainer", "logger", "paths")
+_ORDER = (
+    "task",
+    "data",
+    "model",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "aug",
+    "callbacks",
+    "trainer",
+    "logger",
+    "paths",
+)
 
 
 def config_tree(cfg: DictConfig, resolve: bool = True) -> Tree:
@@ -20,12 +32,18 @@ def config_tree(cfg: DictConfig, resolve: bool = True) -> Tree:
     for key in keys:
         branch = tree.add(f"[bold cyan]{key}[/]")
         value = cfg[key]
-        text = OmegaConf.to_yaml(value, resolve=resolve) if isinstance(value, DictConfig) else str(value)
+        text = (
+            OmegaConf.to_yaml(value, resolve=resolve)
+            if isinstance(value, DictConfig)
+            else str(value)
+        )
         branch.add(Syntax(text.rstrip(), "yaml", theme="ansi_dark", background_color="default"))
     return tree
 
 
-def print_and_save_config(cfg: DictConfig, run_dir: str | Path, console: Console | None = None) -> Path:
+def print_and_save_config(
+    cfg: DictConfig, run_dir: str | Path, console: Console | None = None
+) -> Path:
     """Print the config tree and write the fully resolved YAML to run_dir/config.yaml."""
     console = console or Console()
     console.print(config_tree(cfg))

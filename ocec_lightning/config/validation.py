@@ -21,8 +21,16 @@ from ocec_lightning.errors import ConfigError
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true")
 
 
-def _in_range(cfg: DictConfig, key: str, low: float, high: float, *, low_open: bool = False,
-              high_open: bool = False, hint: str = "") -> None:
+def _in_range(
+    cfg: DictConfig,
+    key: str,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+) -> None:
     value = _get(cfg, key)
     if value is None:
         return
@@ -60,9 +68,13 @@ def check_trainer(cfg: DictConfig) -> None:
     _one_of(cfg, "trainer.precision", PRECISIONS)
     accelerator = str(_get(cfg, "trainer.accelerator") or "auto")
     if _get(cfg, "trainer.sync_batchnorm") and accelerator == "cpu":
-        raise ConfigError("trainer.sync_batchnorm", True, "false on CPU (SyncBatchNorm needs CUDA GPUs)")
+        raise ConfigError(
+            "trainer.sync_batchnorm", True, "false on CPU (SyncBatchNorm needs CUDA GPUs)"
+        )
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError("trainer.accelerator", accelerator, "a visible CUDA GPU; none found: use trainer=cpu")
+        raise ConfigError(
+            "trainer.accelerator", accelerator, "a visible CUDA GPU; none found: use trainer=cpu"
+        )
 
 
 def check_optimizer(cfg: DictConfig) -> None:
@@ -72,9 +84,15 @@ def check_optimizer(cfg: DictConfig) -> None:
     _in_range(cfg, "optimizer.momentum", 0, 1, high_open=True)
     betas = _get(cfg, "optimizer.betas")
     if betas is not None and (len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas)):
-        raise ConfigError("optimizer.betas", list(betas), "two numbers in [0, 1), e.g. [0.9, 0.999]")
+        raise ConfigError(
+            "optimizer.betas", list(betas), "two numbers in [0, 1), e.g. [0.9, 0.999]"
+        )
     if _get(cfg, "optimizer.nesterov") and not _get(cfg, "optimizer.momentum"):
-        raise ConfigError("optimizer.nesterov", True, "momentum > 0 (e.g. optimizer.momentum=0.9) or nesterov=false")
+        raise ConfigError(
+            "optimizer.nesterov",
+            True,
+            "momentum > 0 (e.g. optimizer.momentum=0.9) or nesterov=false",
+        )
 
 
 def check_scheduler(cfg: DictConfig) -> None:
@@ -99,20 +117,30 @@ def check_scheduler(cfg: DictConfig) -> None:
     _one_of(cfg, "scheduler.warmup.mode", ("linear", "cosine"))
     start_lr = warmup.get("start_lr")
     if start_lr is not None and lr and not 0 < float(start_lr) <= lr:
-        raise ConfigError("scheduler.warmup.start_lr", start_lr, f"a value in (0, optimizer.lr={lr}]")
+        raise ConfigError(
+            "scheduler.warmup.start_lr", start_lr, f"a value in (0, optimizer.lr={lr}]"
+        )
     set_lengths = [k for k in ("epochs", "steps", "ratio") if warmup.get(k)]
     if len(set_lengths) > 1:
-        raise ConfigError("scheduler.warmup", {k: warmup[k] for k in set_lengths},
-                          "only one of warmup.epochs, warmup.steps, warmup.ratio (set the others to 0)")
+        raise ConfigError(
+            "scheduler.warmup",
+            {k: warmup[k] for k in set_lengths},
+            "only one of warmup.epochs, warmup.steps, warmup.ratio (set the others to 0)",
+        )
     epochs = _get(cfg, "scheduler.warmup.epochs") or 0
     max_epochs = _get(cfg, "trainer.max_epochs") or -1
     if epochs and max_epochs > 0 and epochs >= max_epochs:
-        raise ConfigError("scheduler.warmup.epochs", epochs,
-                          f"fewer than trainer.max_epochs={max_epochs}, e.g. {max(1, max_epochs // 10)}")
+        raise ConfigError(
+            "scheduler.warmup.epochs",
+            epochs,
+            f"fewer than trainer.max_epochs={max_epochs}, e.g. {max(1, max_epochs // 10)}",
+        )
     if "monitor" in cfg.scheduler and cfg.scheduler.monitor is not None:
         _check_monitor(cfg, "scheduler.monitor", str(cfg.scheduler.monitor))
         if str(_get(cfg, "scheduler.interval")) == "step":
-            raise ConfigError("scheduler.interval", "step", "'epoch' for a metric-driven (plateau) scheduler")
+            raise ConfigError(
+                "scheduler.interval", "step", "'epoch' for a metric-driven (plateau) scheduler"
+            )
 
 
 def _check_monitor(cfg: DictConfig, key: str, monitor: str) -> None:
@@ -154,7 +182,11 @@ def check_loss(cfg: DictConfig) -> None:
 def check_data(cfg: DictConfig) -> None:
     size = _get(cfg, "data.image_size")
     if size is None or len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
-        raise ConfigError("data.image_size", size if size is None else list(size), "[height, width], e.g. [32, 64]")
+        raise ConfigError(
+            "data.image_size",
+            size if size is None else list(size),
+            "[height, width], e.g. [32, 64]",
+        )
     _in_range(cfg, "data.batch_size", 1, 1e7)
     _in_range(cfg, "data.num_workers", 0, 1024)
     _in_range(cfg, "callbacks.ema.decay", 0, 1, low_open=True, high_open=True, hint=", e.g. 0.999")
@@ -167,7 +199,13 @@ def check_model(cfg: DictConfig) -> None:
 
 
 CHECKS: tuple[Callable[[DictConfig], None], ...] = (
-    check_task, check_trainer, check_optimizer, check_scheduler, check_loss, check_data, check_model,
+    check_task,
+    check_trainer,
+    check_optimizer,
+    check_scheduler,
+    check_loss,
+    check_data,
+    check_model,
 )
 
 
@@ -181,11 +219,16 @@ def validate_against_data(cfg: DictConfig, datamodule: Any) -> None:
     """Checks that need the data: warmup vs. training length, batch vs. split size."""
     train_size = datamodule.num_samples("train")
     batch = int(cfg.data.batch_size)
-    steps_per_epoch = max(1, train_size // batch) // int(_get(cfg, "trainer.accumulate_grad_batches") or 1)
+    steps_per_epoch = max(1, train_size // batch) // int(
+        _get(cfg, "trainer.accumulate_grad_batches") or 1
+    )
     max_epochs = int(_get(cfg, "trainer.max_epochs") or 1)
     warmup = _get(cfg, "scheduler.warmup") or {}
     steps = int(warmup.get("steps") or 0)
     if steps and max_epochs > 0 and steps >= steps_per_epoch * max_epochs:
-        raise ConfigError("scheduler.warmup.steps", steps,
-                          f"fewer than the {steps_per_epoch * max_epochs} optimizer steps of the run "
-                          f"({max_epochs} epochs × {steps_per_epoch})")
+        raise ConfigError(
+            "scheduler.warmup.steps",
+            steps,
+            f"fewer than the {steps_per_epoch * max_epochs} optimizer steps of the run "
+            f"({max_epochs} epochs × {steps_per_epoch})",
+        )

@@ -30,11 +30,17 @@ def resolve_pos_weight(value: object, auto: Callable[[], float]) -> float | None
     return weight
 
 
-def build_loss(loss_cfg: DictConfig, pos_weight_auto: Callable[[], float] | None = None) -> nn.Module:
+def build_loss(
+    loss_cfg: DictConfig, pos_weight_auto: Callable[[], float] | None = None
+) -> nn.Module:
     """Instantiate `loss_cfg`, replacing `pos_weight: auto` via `pos_weight_auto()` in place."""
     if "pos_weight" in loss_cfg:
         if pos_weight_auto is None and loss_cfg.pos_weight == "auto":
-            raise ConfigError("loss.pos_weight", "auto", "a number when no training data is available")
+            raise ConfigError(
+                "loss.pos_weight", "auto", "a number when no training data is available"
+            )
         with open_dict(loss_cfg):
-            loss_cfg.pos_weight = resolve_pos_weight(loss_cfg.pos_weight, pos_weight_auto or (lambda: 1.0))
+            loss_cfg.pos_weight = resolve_pos_weight(
+                loss_cfg.pos_weight, pos_weight_auto or (lambda: 1.0)
+            )
     return instantiate(loss_cfg, "loss")

@@ -11,7 +11,9 @@ from torch import Tensor, nn
 class BinaryFocalLoss(nn.Module):
     """Focal loss on one logit; works with soft targets (p_t = y·p + (1−y)·(1−p))."""
 
-    def __init__(self, gamma: float = 2.0, alpha: float | None = None, pos_weight: float | None = None) -> None:
+    def __init__(
+        self, gamma: float = 2.0, alpha: float | None = None, pos_weight: float | None = None
+    ) -> None:
         super().__init__()
         self.gamma, self.alpha = float(gamma), alpha
         weight = torch.tensor(float(pos_weight)) if pos_weight is not None else None
@@ -19,7 +21,9 @@ class BinaryFocalLoss(nn.Module):
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         targets = targets.to(logits.dtype)
-        bce = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=self.pos_weight, reduction="none")
+        bce = F.binary_cross_entropy_with_logits(
+            logits, targets, pos_weight=self.pos_weight, reduction="none"
+        )
         prob = torch.sigmoid(logits)
         p_t = targets * prob + (1 - targets) * (1 - prob)
         loss = (1 - p_t).pow(self.gamma) * bce

@@ -45,7 +45,9 @@ def warmup_steps_from(warmup: DictConfig | dict, length: TrainingLength) -> int:
     """Warmup length in optimizer steps from `warmup.epochs | steps | ratio`."""
     given = {k: warmup.get(k) or 0 for k in ("epochs", "steps", "ratio")}
     if sum(1 for v in given.values() if v) > 1:
-        raise ConfigError("scheduler.warmup", given, "set only one of epochs, steps or ratio (others 0)")
+        raise ConfigError(
+            "scheduler.warmup", given, "set only one of epochs, steps or ratio (others 0)"
+        )
     if given["epochs"]:
         return int(given["epochs"]) * length.steps_per_epoch
     if given["steps"]:
@@ -75,8 +77,8 @@ class LRSchedule:
         # A start LR applies to every group in proportion to its base LR.
         top = max(self.base_lrs) if self.base_lrs else 1.0
         self.start_factor = float(start_lr) / top if start_lr is not None else float(start_factor)
-        self.step_count = 0          # optimizer steps taken
-        self.epoch_start_step = 0    # step_count when the current epoch began
+        self.step_count = 0  # optimizer steps taken
+        self.epoch_start_step = 0  # step_count when the current epoch began
         self.epochs_after_warmup = 0  # epochs the inner scheduler has seen
         if self.warmup_steps > 0:
             self._set_lr_factor(self._warmup_factor(0))
@@ -92,7 +94,7 @@ class LRSchedule:
         return self.start_factor + (1 - self.start_factor) * progress
 
     def _set_lr_factor(self, factor: float) -> None:
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * factor
 
     def step_optimizer(self) -> None:
@@ -151,7 +153,9 @@ class LRSchedule:
             self.inner.load_state_dict(state["inner"])
 
 
-def build_lr_schedule(sched_cfg: DictConfig, optimizer: Optimizer, length: TrainingLength) -> LRSchedule:
+def build_lr_schedule(
+    sched_cfg: DictConfig, optimizer: Optimizer, length: TrainingLength
+) -> LRSchedule:
     """Build the warmup + inner scheduler described by `sched_cfg` for a run of `length`."""
     interval = sched_cfg.get("interval", "epoch")
     if interval not in ("step", "epoch"):
@@ -162,8 +166,9 @@ def build_lr_schedule(sched_cfg: DictConfig, optimizer: Optimizer, length: Train
         raise ConfigError(
             "scheduler.warmup",
             OmegaConf.to_container(warmup) if isinstance(warmup, DictConfig) else warmup,
-            f"warmup ({warmup_steps} steps) must be shorter than training ({length.total_steps} steps "
-            f"= {length.epochs} epochs × {length.steps_per_epoch}); e.g. scheduler.warmup.epochs="
+            f"warmup ({warmup_steps} steps) must be shorter than training "
+            f"({length.total_steps} steps = {length.epochs} epochs × {length.steps_per_epoch}); "
+            "e.g. scheduler.warmup.epochs="
             f"{max(0, length.epochs // 10)}",
         )
     # The inner scheduler runs over what is left after warmup, in its own units.

@@ -14,13 +14,27 @@ from torch import Tensor
 class BinaryBatchMix:
     """Callable (images, targets{0,1}) -> (mixed images, soft targets in [0, 1])."""
 
-    def __init__(self, mixup_alpha: float = 0.0, cutmix_alpha: float = 0.0, prob: float = 0.0,
-                 switch_prob: float = 0.5) -> None:
+    def __init__(
+        self,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        prob: float = 0.0,
+        switch_prob: float = 0.5,
+    ) -> None:
         self.enabled = prob > 0 and (mixup_alpha > 0 or cutmix_alpha > 0)
-        self._mixup = Mixup(
-            mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, prob=prob, switch_prob=switch_prob,
-            mode="batch", label_smoothing=0.0, num_classes=2,
-        ) if self.enabled else None
+        self._mixup = (
+            Mixup(
+                mixup_alpha=mixup_alpha,
+                cutmix_alpha=cutmix_alpha,
+                prob=prob,
+                switch_prob=switch_prob,
+                mode="batch",
+                label_smoothing=0.0,
+                num_classes=2,
+            )
+            if self.enabled
+            else None
+        )
 
     def __call__(self, images: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         if self._mixup is None or images.shape[0] % 2:

@@ -88,7 +88,9 @@ class ClassificationTask(pl.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, targets = self.batch_mix(*batch)
         loss = self.loss_fn(self(images), targets)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images))
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
+        )
         return loss
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
@@ -96,7 +98,14 @@ class ClassificationTask(pl.LightningModule):
         logits = self(images)
         loss = self.loss_fn(logits, targets.float())
         probs = torch.sigmoid(logits.float())
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=len(images), sync_dist=True)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_epoch=True,
+            prog_bar=stage == "val",
+            batch_size=len(images),
+            sync_dist=True,
+        )
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         metrics.update(probs, targets.long())
         if stage == "val":
@@ -154,7 +163,9 @@ class ClassificationTask(pl.LightningModule):
         if trainer.max_epochs and trainer.max_epochs > 0:
             per_epoch = max(1, -(-total // trainer.max_epochs))
         else:
-            per_epoch = max(1, -(-int(trainer.num_training_batches) // trainer.accumulate_grad_batches))
+            per_epoch = max(
+                1, -(-int(trainer.num_training_batches) // trainer.accumulate_grad_batches)
+            )
         return TrainingLength(total_steps=max(1, total), steps_per_epoch=per_epoch)
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any = None) -> None:

@@ -11,14 +11,25 @@ import pytest
 
 from ocec_lightning.config import conf_dir
 
-TINY = ["data.source.num_samples=240", "data.batch_size=32", "data.num_workers=0",
-        "callbacks.progress_bar=null", "callbacks.model_summary=null"]
+TINY = [
+    "data.source.num_samples=240",
+    "data.batch_size=32",
+    "data.num_workers=0",
+    "callbacks.progress_bar=null",
+    "callbacks.model_summary=null",
+]
 
 
 def run_cli(module: str, *args: str, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "OCEC_ROOT": str(cwd), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", f"ocec_lightning.cli.{module}", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", f"ocec_lightning.cli.{module}", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_help_lists_every_group_and_option(tmp_path: Path) -> None:
@@ -28,7 +39,9 @@ def test_help_lists_every_group_and_option(tmp_path: Path) -> None:
         options = [f.stem for f in group_dir.glob("*.yaml") if not f.stem.startswith("_")]
         if group_dir.name == "hydra" or not options:
             continue
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(f"{group_dir.name}:")), "")
+        line = next(
+            (ln for ln in proc.stdout.splitlines() if ln.startswith(f"{group_dir.name}:")), ""
+        )
         assert line, f"group {group_dir.name} missing from --help"
         for option in options:
             assert option in line, f"{group_dir.name}={option} missing from --help"
@@ -42,10 +55,14 @@ def test_chinese_aug_name_prints_the_same_config(tmp_path: Path) -> None:
 
 
 def test_bad_input_fails_with_one_line(tmp_path: Path) -> None:
-    proc = run_cli("train", "data=parquet", f"data.path={tmp_path / 'missing.parquet'}", cwd=tmp_path)
+    proc = run_cli(
+        "train", "data=parquet", f"data.path={tmp_path / 'missing.parquet'}", cwd=tmp_path
+    )
     assert proc.returncode == 2
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "missing.parquet" in errors[0] and "data.path" in errors[0], proc.stderr
+    assert len(errors) == 1 and "missing.parquet" in errors[0] and "data.path" in errors[0], (
+        proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -72,14 +89,25 @@ def test_multirun_sweeps_and_survives_a_failing_trial(tmp_path: Path) -> None:
     trials = sorted((tmp_path / "outputs" / "classification" / "multiruns").glob("*/*"))
     trial_dirs = [t for t in trials if t.is_dir() and t.name.isdigit()]
     assert len(trial_dirs) == 2
-    assert (trial_dirs[1] / "failure.json").is_file() and not (trial_dirs[0] / "failure.json").exists()
+    assert (trial_dirs[1] / "failure.json").is_file() and not (
+        trial_dirs[0] / "failure.json"
+    ).exists()
     assert "optimizer.lr" in (trial_dirs[1] / "failure.json").read_text()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP smoke test runs on Linux")
 def test_ddp_cpu_two_processes(tmp_path: Path) -> None:
-    proc = run_cli("train", "trainer=ddp_cpu", *TINY, "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-                   "trainer.limit_val_batches=2", "trainer.num_sanity_val_steps=0", cwd=tmp_path, timeout=400)
+    proc = run_cli(
+        "train",
+        "trainer=ddp_cpu",
+        *TINY,
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=2",
+        "trainer.num_sanity_val_steps=0",
+        cwd=tmp_path,
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "run summary" in proc.stdout
     run_dirs = list((tmp_path / "outputs" / "classification" / "runs").iterdir())

@@ -18,7 +18,9 @@ FAST = ["debug=fdr", "data.batch_size=16", "data.num_workers=0"]
 
 
 @pytest.mark.parametrize("with_bytes", [True, False], ids=["image_bytes", "image_path"])
-def test_ocec_parquet_from_ocec_data_synth_trains(with_bytes: bool, make_cfg, tmp_path: Path) -> None:
+def test_ocec_parquet_from_ocec_data_synth_trains(
+    with_bytes: bool, make_cfg, tmp_path: Path
+) -> None:
     path = tmp_path / "eyes" / "eyes.parquet"
     write_synthetic_eyes(path, n=300, seed=3, with_bytes=with_bytes)
     columns = set(pd.read_parquet(path).columns)
@@ -31,7 +33,7 @@ def test_ocec_parquet_from_ocec_data_synth_trains(with_bytes: bool, make_cfg, tm
 def _write_images(root: Path, n: int) -> list[tuple[Path, int]]:
     eyes = generate_eyes(n, seed=5)
     rows = []
-    for i, (image, label) in enumerate(zip(eyes.images, eyes.labels)):
+    for i, (image, label) in enumerate(zip(eyes.images, eyes.labels, strict=True)):
         file = root / ("open" if label else "closed") / f"{i:04d}.png"
         file.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(file)
@@ -41,15 +43,21 @@ def _write_images(root: Path, n: int) -> list[tuple[Path, int]]:
 
 def test_folder_source_trains(make_cfg, tmp_path: Path) -> None:
     _write_images(tmp_path / "eyes", 120)
-    result = run_training(make_cfg(["data=folder", f"data.root={tmp_path / 'eyes'}", *FAST], tiny=False))
+    result = run_training(
+        make_cfg(["data=folder", f"data.root={tmp_path / 'eyes'}", *FAST], tiny=False)
+    )
     assert result.test_metrics
 
 
 def test_csv_source_trains(make_cfg, tmp_path: Path) -> None:
     rows = _write_images(tmp_path / "img", 120)
     manifest = tmp_path / "eyes.csv"
-    pd.DataFrame({"path": [str(f.relative_to(tmp_path)) for f, _ in rows],
-                  "label": ["open" if y else "closed" for _, y in rows]}).to_csv(manifest, index=False)
+    pd.DataFrame(
+        {
+            "path": [str(f.relative_to(tmp_path)) for f, _ in rows],
+            "label": ["open" if y else "closed" for _, y in rows],
+        }
+    ).to_csv(manifest, index=False)
     result = run_training(make_cfg(["data=csv", f"data.path={manifest}", *FAST], tiny=False))
     assert result.test_metrics
 
@@ -72,12 +80,16 @@ def test_default_split_is_stratified_and_keeps_subjects_together(make_cfg) -> No
     datamodule.setup("fit")
     counts = datamodule.split_counts
     ratios = {s: c["open"] / (c["open"] + c["closed"]) for s, c in counts.items()}
-    overall = sum(c["open"] for c in counts.values()) / sum(sum(c.values()) for c in counts.values())
+    overall = sum(c["open"] for c in counts.values()) / sum(
+        sum(c.values()) for c in counts.values()
+    )
     for split, ratio in ratios.items():
         assert abs(ratio - overall) < 0.06, (split, ratio, overall)
     frame = datamodule.table.frame
     groups_per_split = frame.groupby("group")["split"].nunique()
     assert int(groups_per_split.max()) == 1, "a synthetic subject crosses splits"
     sizes = frame["split"].value_counts(normalize=True)
-    assert sizes["train"] == pytest.approx(0.8, abs=0.05) and sizes["val"] == pytest.approx(0.1, abs=0.04)
+    assert sizes["train"] == pytest.approx(0.8, abs=0.05) and sizes["val"] == pytest.approx(
+        0.1, abs=0.04
+    )
     assert np.isclose(sum(sizes), 1.0)

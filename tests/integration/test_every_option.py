@@ -22,7 +22,19 @@ NEEDS_CUDA = {("trainer", "gpu"), ("trainer", "ddp")}
 VIA_CLI = {("trainer", "ddp_cpu")}
 # Loggers write nothing under fast_dev_run, so they run two short epochs instead.
 SHORT_RUN = {"logger"}
-GROUPS = ("task", "data", "model", "loss", "optimizer", "scheduler", "aug", "callbacks", "trainer", "logger", "debug")
+GROUPS = (
+    "task",
+    "data",
+    "model",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "aug",
+    "callbacks",
+    "trainer",
+    "logger",
+    "debug",
+)
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -40,13 +52,24 @@ OPTIONS = group_options()
 def test_the_option_list_is_complete() -> None:
     listed = {g for g, _ in OPTIONS}
     assert listed == set(GROUPS)
-    assert ("aug", "激进") in OPTIONS and ("scheduler", "cosine") in OPTIONS and ("model", "timm") in OPTIONS
+    assert (
+        ("aug", "激进") in OPTIONS
+        and ("scheduler", "cosine") in OPTIONS
+        and ("model", "timm") in OPTIONS
+    )
 
 
-@pytest.mark.parametrize(("group", "option"), [p for p in OPTIONS if p not in NEEDS_FILES | VIA_CLI],
-                         ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("group", "option"),
+    [p for p in OPTIONS if p not in NEEDS_FILES | VIA_CLI],
+    ids=lambda v: str(v),
+)
 def test_option_runs_a_step(group: str, option: str, make_cfg, tmp_path: Path) -> None:
-    debug = [] if group == "debug" else (["debug=limit", "trainer.max_epochs=1"] if group in SHORT_RUN else ["debug=fdr"])
+    debug = (
+        []
+        if group == "debug"
+        else (["debug=limit", "trainer.max_epochs=1"] if group in SHORT_RUN else ["debug=fdr"])
+    )
     overrides = [f"{group}={option}", *debug]
     if (group, option) == ("debug", "overfit"):
         overrides.append("trainer.max_epochs=2")
@@ -59,7 +82,13 @@ def test_option_runs_a_step(group: str, option: str, make_cfg, tmp_path: Path) -
     assert all(value == value for value in result.test_metrics.values())  # no NaN
     if group == "logger":
         run_dir = Path(result.run_dir)
-        expected = {"csv": ["csv/metrics.csv"], "tensorboard": ["tensorboard"], "wandb": ["wandb"],
-                    "many": ["csv/metrics.csv", "tensorboard"]}[option]
+        expected = {
+            "csv": ["csv/metrics.csv"],
+            "tensorboard": ["tensorboard"],
+            "wandb": ["wandb"],
+            "many": ["csv/metrics.csv", "tensorboard"],
+        }[option]
         for name in expected:
-            assert (run_dir / name).exists(), f"logger={option} wrote no {name} in {sorted(p.name for p in run_dir.iterdir())}"
+            assert (run_dir / name).exists(), (
+                f"logger={option} wrote no {name} in {sorted(p.name for p in run_dir.iterdir())}"
+            )

@@ -11,8 +11,14 @@ import torch
 from ocec_lightning.evaluation import run_evaluation
 from ocec_lightning.training import run_training
 
-SHORT = ["trainer.max_epochs=2", "trainer.limit_train_batches=3", "trainer.num_sanity_val_steps=0",
-         "scheduler=cosine", "scheduler.warmup.steps=2", "logger=csv"]
+SHORT = [
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=3",
+    "trainer.num_sanity_val_steps=0",
+    "scheduler=cosine",
+    "scheduler.warmup.steps=2",
+    "logger=csv",
+]
 
 
 def _load(path: str | Path) -> dict:
@@ -23,8 +29,12 @@ def test_resume_continues_at_next_epoch_with_all_state(make_cfg, tmp_path: Path)
     first = run_training(make_cfg([*SHORT, "test=false"], run_dir=tmp_path / "first"))
     last = _load(first.last_checkpoint)
     assert last["epoch"] == 1 and last["global_step"] == 6
-    resumed = run_training(make_cfg([*SHORT, "trainer.max_epochs=3", f"ckpt_path={first.last_checkpoint}", "test=false"],
-                                    run_dir=tmp_path / "second"))
+    resumed = run_training(
+        make_cfg(
+            [*SHORT, "trainer.max_epochs=3", f"ckpt_path={first.last_checkpoint}", "test=false"],
+            run_dir=tmp_path / "second",
+        )
+    )
     final = _load(resumed.last_checkpoint)
     # Next epoch, not a restart: 3 epochs × 3 steps in total.
     assert final["epoch"] == 2 and final["global_step"] == 9
@@ -44,7 +54,11 @@ def test_checkpoint_holds_ema_weights_threshold_and_config(make_cfg) -> None:
     result = run_training(make_cfg([*SHORT, "test=false"]))
     ckpt = _load(result.best_checkpoint)
     assert set(ckpt["state_dict"]) == set(ckpt["current_model_state"])
-    differs = [k for k in ckpt["state_dict"] if not torch.equal(ckpt["state_dict"][k], ckpt["current_model_state"][k])]
+    differs = [
+        k
+        for k in ckpt["state_dict"]
+        if not torch.equal(ckpt["state_dict"][k], ckpt["current_model_state"][k])
+    ]
     assert differs, "state_dict should hold the EMA weights, not the raw ones"
     assert 0.0 < ckpt["ocec"]["threshold"] < 1.0
     assert ckpt["ocec"]["config"]["model"]["_target_"] == "ocec_lightning.models.ocec.OCECNet"
@@ -53,8 +67,12 @@ def test_checkpoint_holds_ema_weights_threshold_and_config(make_cfg) -> None:
 
 def test_eval_reproduces_the_training_test_metrics(make_cfg, tmp_path: Path) -> None:
     result = run_training(make_cfg(SHORT, run_dir=tmp_path / "train"))
-    cfg = make_cfg([f"ckpt_path={result.best_checkpoint}", "logger=csv"], tiny=False, config_name="eval",
-                   run_dir=tmp_path / "eval")
+    cfg = make_cfg(
+        [f"ckpt_path={result.best_checkpoint}", "logger=csv"],
+        tiny=False,
+        config_name="eval",
+        run_dir=tmp_path / "eval",
+    )
     metrics = run_evaluation(cfg, user_overrides=[f"ckpt_path={result.best_checkpoint}"])
     assert set(result.test_metrics) <= set(metrics)
     for key, value in result.test_metrics.items():
@@ -68,6 +86,8 @@ def test_eval_rejects_a_file_that_is_not_an_ocec_checkpoint(make_cfg, tmp_path: 
 
     bogus = tmp_path / "model.ckpt"
     torch.save({"state_dict": {}}, bogus)
-    cfg = make_cfg([f"ckpt_path={bogus}"], tiny=False, config_name="eval", run_dir=tmp_path / "eval")
+    cfg = make_cfg(
+        [f"ckpt_path={bogus}"], tiny=False, config_name="eval", run_dir=tmp_path / "eval"
+    )
     with pytest.raises(DataError, match="was not written by ocec-train"):
         run_evaluation(cfg)

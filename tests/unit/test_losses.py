@@ -35,7 +35,9 @@ def test_bce_label_smoothing_moves_targets_to_the_middle() -> None:
 
 
 def test_focal_gamma_zero_is_bce_and_gamma_downweights_easy() -> None:
-    assert BinaryFocalLoss(gamma=0.0)(LOGITS, TARGETS).item() == pytest.approx(BCELoss()(LOGITS, TARGETS).item())
+    assert BinaryFocalLoss(gamma=0.0)(LOGITS, TARGETS).item() == pytest.approx(
+        BCELoss()(LOGITS, TARGETS).item()
+    )
     p = _sig(2.0)
     easy = BinaryFocalLoss(gamma=2.0)(torch.tensor([2.0]), torch.tensor([1.0])).item()
     assert easy == pytest.approx((1 - p) ** 2 * -math.log(p), rel=1e-6)

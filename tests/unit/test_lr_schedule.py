@@ -9,7 +9,14 @@ from omegaconf import OmegaConf
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.optim.lr_schedule import TrainingLength, build_lr_schedule
 
-WARMUP_NONE = {"epochs": 0, "steps": 0, "ratio": 0.0, "start_factor": 0.1, "start_lr": None, "mode": "linear"}
+WARMUP_NONE = {
+    "epochs": 0,
+    "steps": 0,
+    "ratio": 0.0,
+    "start_factor": 0.1,
+    "start_lr": None,
+    "mode": "linear",
+}
 
 
 def _optimizer(lr: float = 1.0) -> torch.optim.Optimizer:
@@ -17,8 +24,15 @@ def _optimizer(lr: float = 1.0) -> torch.optim.Optimizer:
 
 
 def _cfg(name: str, target: str, interval: str, warmup: dict | None = None, **params) -> object:
-    return OmegaConf.create({"_target_": target, "name": name, "interval": interval,
-                             "warmup": {**WARMUP_NONE, **(warmup or {})}, **params})
+    return OmegaConf.create(
+        {
+            "_target_": target,
+            "name": name,
+            "interval": interval,
+            "warmup": {**WARMUP_NONE, **(warmup or {})},
+            **params,
+        }
+    )
 
 
 def _run_steps(schedule, n: int) -> list[float]:
@@ -31,8 +45,17 @@ def _run_steps(schedule, n: int) -> list[float]:
 
 
 def test_linear_warmup_reaches_base_exactly_at_its_end_then_cosine() -> None:
-    cfg = _cfg("cosine", "ocec_lightning.optim.schedulers.cosine.build", "step", {"steps": 10}, T_max=None, eta_min=0.0)
-    schedule = build_lr_schedule(cfg, _optimizer(1.0), TrainingLength(total_steps=110, steps_per_epoch=11))
+    cfg = _cfg(
+        "cosine",
+        "ocec_lightning.optim.schedulers.cosine.build",
+        "step",
+        {"steps": 10},
+        T_max=None,
+        eta_min=0.0,
+    )
+    schedule = build_lr_schedule(
+        cfg, _optimizer(1.0), TrainingLength(total_steps=110, steps_per_epoch=11)
+    )
     lrs = _run_steps(schedule, 110)
     for k in range(10):
         assert lrs[k] == pytest.approx(0.1 + 0.9 * k / 10)
@@ -44,9 +67,15 @@ def test_linear_warmup_reaches_base_exactly_at_its_end_then_cosine() -> None:
 
 
 def test_start_lr_and_cosine_warmup_shape() -> None:
-    cfg = _cfg("none", "ocec_lightning.optim.schedulers.constant.build", "step",
-               {"steps": 4, "start_lr": 1e-5, "mode": "cosine"})
-    schedule = build_lr_schedule(cfg, _optimizer(5e-4), TrainingLength(total_steps=20, steps_per_epoch=5))
+    cfg = _cfg(
+        "none",
+        "ocec_lightning.optim.schedulers.constant.build",
+        "step",
+        {"steps": 4, "start_lr": 1e-5, "mode": "cosine"},
+    )
+    schedule = build_lr_schedule(
+        cfg, _optimizer(5e-4), TrainingLength(total_steps=20, steps_per_epoch=5)
+    )
     lrs = _run_steps(schedule, 20)
     assert lrs[0] == pytest.approx(1e-5)
     f = 1e-5 / 5e-4
@@ -56,16 +85,32 @@ def test_start_lr_and_cosine_warmup_shape() -> None:
 
 def test_epoch_warmup_and_ratio_lengths() -> None:
     length = TrainingLength(total_steps=100, steps_per_epoch=10)
-    by_epochs = _cfg("none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 3})
-    by_ratio = _cfg("none", "ocec_lightning.optim.schedulers.constant.build", "step", {"ratio": 0.25})
+    by_epochs = _cfg(
+        "none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 3}
+    )
+    by_ratio = _cfg(
+        "none", "ocec_lightning.optim.schedulers.constant.build", "step", {"ratio": 0.25}
+    )
     assert build_lr_schedule(by_epochs, _optimizer(), length).warmup_steps == 30
     assert build_lr_schedule(by_ratio, _optimizer(), length).warmup_steps == 25
 
 
 def test_plateau_behind_warmup_reduces_only_after_warmup() -> None:
-    cfg = _cfg("plateau", "ocec_lightning.optim.schedulers.plateau.build", "epoch", {"epochs": 2},
-               monitor="val/loss", mode="min", factor=0.5, patience=0, threshold=0.0, min_lr=0.0)
-    schedule = build_lr_schedule(cfg, _optimizer(1.0), TrainingLength(total_steps=50, steps_per_epoch=5))
+    cfg = _cfg(
+        "plateau",
+        "ocec_lightning.optim.schedulers.plateau.build",
+        "epoch",
+        {"epochs": 2},
+        monitor="val/loss",
+        mode="min",
+        factor=0.5,
+        patience=0,
+        threshold=0.0,
+        min_lr=0.0,
+    )
+    schedule = build_lr_schedule(
+        cfg, _optimizer(1.0), TrainingLength(total_steps=50, steps_per_epoch=5)
+    )
     epoch_end_lrs = []
     for _epoch in range(6):
         _run_steps(schedule, 5)
@@ -77,17 +122,33 @@ def test_plateau_behind_warmup_reduces_only_after_warmup() -> None:
 
 
 def test_plateau_without_metric_does_not_step() -> None:
-    cfg = _cfg("plateau", "ocec_lightning.optim.schedulers.plateau.build", "epoch", monitor="val/loss",
-               patience=0, factor=0.5)
-    schedule = build_lr_schedule(cfg, _optimizer(1.0), TrainingLength(total_steps=50, steps_per_epoch=5))
+    cfg = _cfg(
+        "plateau",
+        "ocec_lightning.optim.schedulers.plateau.build",
+        "epoch",
+        monitor="val/loss",
+        patience=0,
+        factor=0.5,
+    )
+    schedule = build_lr_schedule(
+        cfg, _optimizer(1.0), TrainingLength(total_steps=50, steps_per_epoch=5)
+    )
     schedule.step_epoch({})
     assert schedule.inner.num_bad_epochs == 0 and schedule.epochs_after_warmup == 0
 
 
 def test_epoch_scheduler_starts_with_the_first_epoch_after_warmup() -> None:
-    cfg = _cfg("cosine", "ocec_lightning.optim.schedulers.cosine.build", "epoch", {"epochs": 2},
-               T_max=None, eta_min=0.0)
-    schedule = build_lr_schedule(cfg, _optimizer(1.0), TrainingLength(total_steps=40, steps_per_epoch=4))
+    cfg = _cfg(
+        "cosine",
+        "ocec_lightning.optim.schedulers.cosine.build",
+        "epoch",
+        {"epochs": 2},
+        T_max=None,
+        eta_min=0.0,
+    )
+    schedule = build_lr_schedule(
+        cfg, _optimizer(1.0), TrainingLength(total_steps=40, steps_per_epoch=4)
+    )
     assert schedule.inner.T_max == 8  # 10 epochs - 2 warmup
     firsts = []
     for _ in range(10):
@@ -98,8 +159,12 @@ def test_epoch_scheduler_starts_with_the_first_epoch_after_warmup() -> None:
 
 
 def test_epoch_interval_cosine_steps_once_per_epoch() -> None:
-    cfg = _cfg("cosine", "ocec_lightning.optim.schedulers.cosine.build", "epoch", T_max=None, eta_min=0.0)
-    schedule = build_lr_schedule(cfg, _optimizer(1.0), TrainingLength(total_steps=40, steps_per_epoch=4))
+    cfg = _cfg(
+        "cosine", "ocec_lightning.optim.schedulers.cosine.build", "epoch", T_max=None, eta_min=0.0
+    )
+    schedule = build_lr_schedule(
+        cfg, _optimizer(1.0), TrainingLength(total_steps=40, steps_per_epoch=4)
+    )
     assert schedule.inner.T_max == 10
     lrs = []
     for _ in range(10):
@@ -116,13 +181,22 @@ def test_warmup_longer_than_training_is_rejected() -> None:
 
 
 def test_two_warmup_lengths_are_rejected() -> None:
-    cfg = _cfg("none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 1, "steps": 3})
+    cfg = _cfg(
+        "none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 1, "steps": 3}
+    )
     with pytest.raises(ConfigError, match="only one of"):
         build_lr_schedule(cfg, _optimizer(), TrainingLength(total_steps=50, steps_per_epoch=5))
 
 
 def test_state_dict_round_trip_continues_the_same_sequence() -> None:
-    cfg = _cfg("cosine", "ocec_lightning.optim.schedulers.cosine.build", "step", {"steps": 5}, T_max=None, eta_min=0.0)
+    cfg = _cfg(
+        "cosine",
+        "ocec_lightning.optim.schedulers.cosine.build",
+        "step",
+        {"steps": 5},
+        T_max=None,
+        eta_min=0.0,
+    )
     length = TrainingLength(total_steps=30, steps_per_epoch=6)
     full = build_lr_schedule(cfg, _optimizer(), length)
     reference = _run_steps(full, 30)

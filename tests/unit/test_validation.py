@@ -17,8 +17,16 @@ from ocec_lightning.errors import ConfigError
         (["scheduler.factor=1.5"], "scheduler.factor", "(0, 1)"),
         (["scheduler.monitor=val/iou"], "scheduler.monitor", "val/f1"),
         (["scheduler.interval=step"], "scheduler.interval", "'epoch'"),
-        (["scheduler.warmup.epochs=20"], "scheduler.warmup.epochs", "fewer than trainer.max_epochs=12"),
-        (["scheduler.warmup.epochs=1", "scheduler.warmup.steps=5"], "scheduler.warmup", "only one of"),
+        (
+            ["scheduler.warmup.epochs=20"],
+            "scheduler.warmup.epochs",
+            "fewer than trainer.max_epochs=12",
+        ),
+        (
+            ["scheduler.warmup.epochs=1", "scheduler.warmup.steps=5"],
+            "scheduler.warmup",
+            "only one of",
+        ),
         (["scheduler=cosine", "scheduler.eta_min=1"], "scheduler.eta_min", "below optimizer.lr"),
         (["scheduler.warmup.start_lr=1"], "scheduler.warmup.start_lr", "(0, optimizer.lr"),
         (["task.monitor=val/loss"], "task.monitor_mode", "'min'"),
@@ -28,14 +36,28 @@ from ocec_lightning.errors import ConfigError
         (["data.image_size=[32]"], "data.image_size", "[32, 64]"),
         (["data.batch_size=0"], "data.batch_size", "[1,"),
         (["trainer.precision=8-mixed"], "trainer.precision", "bf16-mixed"),
-        (["trainer=ddp_cpu", "trainer.sync_batchnorm=true"], "trainer.sync_batchnorm", "false on CPU"),
+        (
+            ["trainer=ddp_cpu", "trainer.sync_batchnorm=true"],
+            "trainer.sync_batchnorm",
+            "false on CPU",
+        ),
         (["callbacks.ema.decay=1.0"], "callbacks.ema.decay", "0.999"),
         (["model.backbone=resnet"], "model.backbone", "inverted_se"),
-        (["model.backbone=convnext", "model.num_blocks=4", "data.image_size=[24,40]",
-          "model.token_mixer_grid=[3,2]"], "model.token_mixer_grid", "[3, 5]"),
+        (
+            [
+                "model.backbone=convnext",
+                "model.num_blocks=4",
+                "data.image_size=[24,40]",
+                "model.token_mixer_grid=[3,2]",
+            ],
+            "model.token_mixer_grid",
+            "[3, 5]",
+        ),
     ],
 )
-def test_invalid_values_are_rejected_with_key_value_and_alternative(make_cfg, overrides, key, hint) -> None:
+def test_invalid_values_are_rejected_with_key_value_and_alternative(
+    make_cfg, overrides, key, hint
+) -> None:
     cfg = make_cfg(overrides)
     with pytest.raises(ConfigError) as err:
         validate_config(cfg)
@@ -46,6 +68,11 @@ def test_invalid_values_are_rejected_with_key_value_and_alternative(make_cfg, ov
 
 
 def test_default_config_and_every_named_example_validate(make_cfg) -> None:
-    for overrides in ([], ["optimizer=sgd", "scheduler=cosine", "loss=focal"], ["aug=激进"],
-                      ["model.backbone=convnext", "model.head=transformer"], ["scheduler.warmup.ratio=0.1"]):
+    for overrides in (
+        [],
+        ["optimizer=sgd", "scheduler=cosine", "loss=focal"],
+        ["aug=激进"],
+        ["model.backbone=convnext", "model.head=transformer"],
+        ["scheduler.warmup.ratio=0.1"],
+    ):
         validate_config(make_cfg(overrides))

@@ -6,6 +6,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 
-def build(optimizer: Optimizer, horizon: int, T_max: int | None = None, eta_min: float = 0.0) -> CosineAnnealingLR:  # noqa: N803
+def build(
+    optimizer: Optimizer, horizon: int, T_max: int | None = None, eta_min: float = 0.0
+) -> CosineAnnealingLR:  # noqa: N803
     """CosineAnnealingLR; T_max defaults to `horizon`, the length left after warmup."""
     return CosineAnnealingLR(optimizer, T_max=int(T_max or horizon), eta_min=eta_min)

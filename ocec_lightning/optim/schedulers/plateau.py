@@ -19,6 +19,12 @@ def build(
 ) -> ReduceLROnPlateau:
     """ReduceLROnPlateau with the given settings; `horizon` is not needed."""
     return ReduceLROnPlateau(
-        optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold,
-        threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr,
+        optimizer,
+        mode=mode,
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        min_lr=min_lr,
     )
