@@ -46,7 +46,9 @@ def eval_config(cfg: DictConfig, meta: dict[str, Any], user_overrides: list[str]
         if any(o.lstrip("+~").startswith(("data=", "data.", "data/")) for o in user_overrides):
             run_cfg.data = cfg.data
         run_cfg.callbacks = None
-        run_cfg.aug = OmegaConf.create({"name": "none", "classification": [], "batch": None})
+        run_cfg.aug = OmegaConf.create(
+            {"name": "none", "classification": [], "segmentation": [], "batch": None}
+        )
         if cfg.get("split") not in ("test", "val"):
             raise ConfigError("split", cfg.get("split"), "'test' or 'val'")
     return run_cfg

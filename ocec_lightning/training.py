@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.config.instantiate import instantiate
@@ -41,17 +41,8 @@ class TrainResult:
 def build_task(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
     """Instantiate model, loss and the task's LightningModule from the config."""
     model = instantiate(cfg.model, "model")
-    loss = build_loss(cfg.loss, datamodule.pos_weight)
-    task_cls = TASKS[cfg.task.name]
-    return task_cls(
-        model=model,
-        loss=loss,
-        optimizer=instantiate(cfg.optimizer, "optimizer"),
-        scheduler=cfg.get("scheduler"),
-        batch_mix=OmegaConf.to_container(cfg.aug.batch) if cfg.aug.get("batch") else None,
-        class_names=tuple(cfg.task.class_names),
-        run_config=OmegaConf.to_container(cfg, resolve=True),
-    )
+    loss = build_loss(cfg.loss, datamodule)  # fills data-derived values into cfg.loss
+    return TASKS[cfg.task.name].from_config(cfg, model, loss)
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:

@@ -14,6 +14,13 @@ from ocec_lightning.config import compose_config
 
 # Small enough for a fast step, large enough that every split holds both classes.
 TINY_DATA = ["data.source.num_samples=240", "data.batch_size=32", "data.num_workers=0"]
+# Segmentation: fewer, smaller scenes (64×64 is the smallest size MicroSegFormer accepts).
+TINY_SEG_DATA = [
+    "data.source.num_samples=48",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "data.image_size=[64,64]",
+]
 QUIET = ["callbacks.progress_bar=null", "callbacks.model_summary=null"]
 
 
@@ -34,7 +41,8 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         config_name: str = "train",
         run_dir: Path | None = None,
     ) -> DictConfig:
-        extra = list(TINY_DATA) if tiny else []
+        segmentation = "task=segmentation" in overrides
+        extra = list(TINY_SEG_DATA if segmentation else TINY_DATA) if tiny else []
         extra += QUIET if config_name == "train" else []
         return compose_config(
             [*extra, *overrides], config_name=config_name, output_dir=run_dir or tmp_path / "run"

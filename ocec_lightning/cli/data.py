@@ -1,7 +1,9 @@
 """`ocec-data`: write synthetic data in the real on-disk formats, and inspect datasets.
 
     ocec-data synth eyes --out data/eyes.parquet --n 12000 [--no-bytes] [--shards K]
+    ocec-data synth faces --out data/faces --n 1200 [--seed S] [--size H W] [--workers K]
     ocec-data info data/eyes.parquet [--group-column source]
+    ocec-data info data/faces          # segmentation data: also class pixel frequencies
 
 Each subcommand is one `add_*` function that declares its arguments and sets `func`;
 `SUBCOMMANDS` and `SYNTH_KINDS` list them, so a new command (`synth faces`, `show-aug`)
@@ -15,6 +17,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,7 +26,10 @@ from rich.table import Table
 
 from ocec_lightning.errors import OCECError
 
-# How many images `info` decodes to describe image sizes.
+if TYPE_CHECKING:
+    from ocec_lightning.data.table import SampleTable
+
+# How many images (and masks) `info` decodes to describe image sizes and pixel frequencies.
 SIZE_SAMPLE = 500
 
 
@@ -105,6 +111,47 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
         add(kinds)
 
 
+# ----------------------------------------------------------------- synth faces
+def add_synth_faces(kinds: argparse._SubParsersAction) -> None:
+    parser = kinds.add_parser(
+        "faces", help="face-parsing scenes with masks: DIR/faces.parquet + images/ + masks/"
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--n", type=int, required=True, help="number of scenes")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--size", type=int, nargs=2, default=(128, 128), metavar=("H", "W"))
+    parser.add_argument("--workers", type=int, default=1, help="processes drawing scenes")
+    parser.set_defaults(func=run_synth_faces)
+
+
+def run_synth_faces(args: argparse.Namespace) -> int:
+    from ocec_lightning.data.sources import ParquetSource
+    from ocec_lightning.data.synthetic_faces_writer import write_synthetic_faces
+
+    start = time.perf_counter()
+    frame = write_synthetic_faces(
+        args.out,
+        args.n,
+        args.seed,
+        height=args.size[0],
+        width=args.size[1],
+        workers=args.workers,
+    )
+    seconds = time.perf_counter() - start
+    console = Console()
+    console.print(
+        f"wrote {len(frame)} synthetic faces ({args.size[0]}x{args.size[1]}, seed {args.seed}) "
+        f"to {args.out} in {seconds:.1f} s: faces.parquet (image_bytes, mask_bytes) + "
+        "images/ and masks/ PNGs"
+    )
+    console.print(_split_table("images per split", frame["split"], frame.get("source")))
+    table = ParquetSource(
+        f"{args.out}/faces.parquet", task="segmentation", group_column=None
+    ).load()
+    console.print(_pixel_table(table))
+    return 0
+
+
 # ------------------------------------------------------------------------ info
 def add_info(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("info", help="counts per split and label, class balance, image sizes")
@@ -117,7 +164,7 @@ def add_info(sub: argparse._SubParsersAction) -> None:
 
 def _size_stats(read_image: Callable[[int], np.ndarray], n: int) -> Table:
     """Min/median/max height and width over a fixed random sample of decoded images."""
-    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, SIZE_SAMPLE), replace=False))
+    rows = _sample_rows(n)
     sizes = np.array([read_image(int(i)).shape[:2] for i in rows])
     table = Table(title=f"image size (from {len(rows)} decoded images)")
     for column in ("", "min", "median", "max"):
@@ -128,19 +175,79 @@ def _size_stats(read_image: Callable[[int], np.ndarray], n: int) -> Table:
     return table
 
 
+def _sample_rows(n: int) -> np.ndarray:
+    """A fixed random sample of up to SIZE_SAMPLE row positions, in order."""
+    return np.sort(np.random.default_rng(0).choice(n, size=min(n, SIZE_SAMPLE), replace=False))
+
+
+def _split_table(title: str, splits: pd.Series, groups: pd.Series | None = None) -> Table:
+    """Rich table of images (and distinct groups) per split, for data without labels."""
+    table = Table(title=title)
+    table.add_column("split")
+    table.add_column("images", justify="right")
+    if groups is not None:
+        table.add_column("subjects", justify="right")
+    splits = splits.fillna("(none)").astype(str)
+    order = [s for s in ("train", "val", "test") if s in set(splits)]
+    order += sorted(set(splits) - set(order))
+    for split in [*order, "all"]:
+        chosen = splits == split if split != "all" else splits == splits
+        cells = [split, str(int(chosen.sum()))]
+        if groups is not None:
+            cells.append(str(groups[chosen.to_numpy()].nunique()))
+        table.add_row(*cells, end_section=split == order[-1])
+    return table
+
+
+def _pixel_table(table: SampleTable) -> Table:
+    """Share of pixels per class id (and of images containing it) over a fixed sample."""
+    rows = _sample_rows(len(table))
+    hist = np.zeros(256, dtype=np.int64)
+    present = np.zeros(256, dtype=np.int64)
+    for i in rows:
+        counts = np.bincount(table.read_mask(int(i)).ravel(), minlength=256)
+        hist += counts
+        present += counts > 0
+    out = Table(title=f"class pixel frequencies (from {len(rows)} masks)")
+    for column in ("id", "class", "pixels %", "images %"):
+        out.add_column(column, justify="left" if column == "class" else "right")
+    total = max(int(hist.sum()), 1)
+    for cls in range(256):
+        if cls >= len(table.class_names) and hist[cls] == 0:
+            continue
+        name = table.class_names[cls] if cls < len(table.class_names) else "(no class name)"
+        out.add_row(
+            str(cls),
+            name,
+            f"{100 * hist[cls] / total:.2f}",
+            f"{100 * present[cls] / len(rows):.1f}",
+        )
+    return out
+
+
 def run_info(args: argparse.Namespace) -> int:
     from ocec_lightning.data.sources import open_source
 
     table = open_source(args.path, group_column=args.group_column).load()
     frame = table.frame
-    labels = frame["label"].map(dict(enumerate(table.class_names)))
     console = Console()
-    console.print(f"{args.path}: {len(frame)} samples, classes {', '.join(table.class_names)}")
-    console.print(
-        _split_label_table("samples per split", frame["split"], labels, table.class_names)
-    )
-    balance = labels.value_counts(normalize=True).reindex(table.class_names, fill_value=0.0)
-    console.print("class balance: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in balance.items()))
+    if table.read_mask is not None:
+        console.print(
+            f"{args.path}: {len(frame)} samples with segmentation masks, classes "
+            f"{', '.join(table.class_names)} (ids 0-{len(table.class_names) - 1})"
+        )
+        console.print(_split_table("images per split", frame["split"]))
+        console.print(_pixel_table(table))
+    else:
+        labels = frame["label"].map(dict(enumerate(table.class_names)))
+        console.print(f"{args.path}: {len(frame)} samples, classes {', '.join(table.class_names)}")
+        console.print(
+            _split_label_table("samples per split", frame["split"], labels, table.class_names)
+        )
+        balance = labels.value_counts(normalize=True).reindex(table.class_names, fill_value=0.0)
+        console.print(
+            "class balance: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in balance.items())
+        )
     console.print(_size_stats(table.read_image, len(frame)))
     if table.has_groups:
         console.print(f"groups: {frame['group'].nunique()}")
@@ -152,9 +259,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------ main
-# Later subcommands (`show-aug`, `synth faces`) append their `add_*` function here.
+# Later subcommands (`show-aug`) append their `add_*` function here.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_synth, add_info]
-SYNTH_KINDS: list[Callable[[argparse._SubParsersAction], None]] = [add_synth_eyes]
+SYNTH_KINDS: list[Callable[[argparse._SubParsersAction], None]] = [add_synth_eyes, add_synth_faces]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ checks that need the training-set size.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -87,6 +88,28 @@ def check_optimizer(cfg: DictConfig) -> None:
         raise ConfigError(
             "optimizer.betas", list(betas), "two numbers in [0, 1), e.g. [0.9, 0.999]"
         )
+    _in_range(
+        cfg,
+        "optimizer.layer_decay",
+        0,
+        1,
+        low_open=True,
+        high_open=True,
+        hint=" or null, e.g. 0.75",
+    )
+    _in_range(cfg, "optimizer.base_batch_size", 1, 1e9, hint=" or null")
+    name = _get(cfg, "optimizer.opt")
+    if name is not None and str(_get(cfg, "optimizer._target_")).startswith("timm."):
+        from timm.optim import list_optimizers
+
+        known = list_optimizers()
+        if str(name).lower() not in known:
+            close = difflib.get_close_matches(str(name).lower(), known, n=5)
+            raise ConfigError(
+                "optimizer.opt",
+                name,
+                "a timm optimizer name, e.g. " + ", ".join(close or known[:5]),
+            )
     if _get(cfg, "optimizer.nesterov") and not _get(cfg, "optimizer.momentum"):
         raise ConfigError(
             "optimizer.nesterov",

@@ -11,6 +11,12 @@ Two modes:
   into place only when complete, so an interrupted run never leaves a half-written cache,
   and the next run with the same data maps it without decoding anything. Workers and
   DDP ranks on one machine share it through the page cache.
+
+Segmentation tables also get a mask cache, uint8 [N, H, W] of class ids, resized with
+nearest-neighbour interpolation (never blending two ids into a third). It is filled in
+the same pass as the images (so a mask whose size differs from its image fails with its
+row), and stored next to the images as `<fingerprint>_<H>x<W>_masks.npy`; the pair is
+reused only when both files are complete.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import cv2
 import numpy as np
 
 from ocec_lightning.data.table import SampleTable
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.errors import ConfigError, DataError
 
 log = logging.getLogger("ocec_lightning.data")
 
@@ -38,10 +44,13 @@ _DECODE_CHUNK = 256
 _RENDER_CHUNK = 4096
 
 
-def cache_path(cache_dir: str | Path, fingerprint: str, image_size: tuple[int, int]) -> Path:
-    """Where `disk` mode keeps the decoded images of one source at one size."""
+def cache_path(
+    cache_dir: str | Path, fingerprint: str, image_size: tuple[int, int], kind: str = "images"
+) -> Path:
+    """Where `disk` mode keeps the decoded images (or `kind="masks"`) of one source/size."""
     height, width = image_size
-    return Path(cache_dir) / f"{fingerprint}_{height}x{width}.npy"
+    suffix = "" if kind == "images" else f"_{kind}"
+    return Path(cache_dir) / f"{fingerprint}_{height}x{width}{suffix}.npy"
 
 
 def load_images(
@@ -52,38 +61,65 @@ def load_images(
     threads: int | None = None,
 ) -> np.ndarray:
     """Return all images of `table` as uint8 [N, H, W, 3], decoding only if not cached."""
+    return load_samples(table, image_size, mode, cache_dir, threads)[0]
+
+
+def load_samples(
+    table: SampleTable,
+    image_size: Sequence[int],
+    mode: str = "ram",
+    cache_dir: str | Path | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images uint8 [N, H, W, 3] and, for segmentation tables, masks uint8 [N, H, W].
+
+    Masks are None for classification tables. Decodes only what is not cached.
+    """
     height, width = check_image_size(image_size)
     if mode not in CACHE_MODES:
         raise ConfigError("data.cache.mode", mode, f"one of {', '.join(CACHE_MODES)}")
-    shape = (len(table), height, width, 3)
-    if mode == "ram" or shape[0] == 0:
-        images = np.empty(shape, dtype=np.uint8)
-        _timed_fill(table, images, threads)
-        return images
+    with_masks = table.read_mask is not None
+    shapes = {"images": (len(table), height, width, 3)}
+    if with_masks:
+        shapes["masks"] = (len(table), height, width)
+    if mode == "ram" or len(table) == 0:
+        arrays = {kind: np.empty(shape, dtype=np.uint8) for kind, shape in shapes.items()}
+        _timed_fill(table, arrays["images"], threads, arrays.get("masks"))
+        return arrays["images"], arrays.get("masks")
 
     if not cache_dir:
         raise ConfigError("data.cache.dir", cache_dir, "a directory for data.cache.mode=disk")
-    path = cache_path(cache_dir, table.fingerprint, (height, width))
-    cached = _open_cached(path, shape)
-    if cached is not None:
-        log.info("image cache: reusing %s (%d images, no decoding)", path, shape[0])
-        return cached
+    paths = {
+        kind: cache_path(cache_dir, table.fingerprint, (height, width), kind) for kind in shapes
+    }
+    cached = {kind: _open_cached(paths[kind], shape) for kind, shape in shapes.items()}
+    if all(array is not None for array in cached.values()):
+        log.info("image cache: reusing %s (%d images, no decoding)", paths["images"], len(table))
+        return cached["images"], cached.get("masks")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths["images"].parent.mkdir(parents=True, exist_ok=True)
     # The pid keeps concurrent writers (DDP ranks, parallel runs) off each other's file;
-    # os.replace is atomic, so readers see either no cache or a complete one.
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    # os.replace is atomic, so readers see either no cache or a complete one. Masks are
+    # renamed first: images present means their masks are too.
+    tmps = {kind: path.with_name(f"{path.name}.tmp-{os.getpid()}") for kind, path in paths.items()}
     try:
-        images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        _timed_fill(table, images, threads)
-        images.flush()
-        del images
-        os.replace(tmp, path)
+        arrays = {
+            kind: np.lib.format.open_memmap(tmps[kind], mode="w+", dtype=np.uint8, shape=shape)
+            for kind, shape in shapes.items()
+        }
+        _timed_fill(table, arrays["images"], threads, arrays.get("masks"))
+        for array in arrays.values():
+            array.flush()
+        del arrays
+        for kind in sorted(tmps, reverse=True):  # "masks" before "images"
+            os.replace(tmps[kind], paths[kind])
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
         raise
-    log.info("image cache: wrote %s", path)
-    return np.load(path, mmap_mode="r")
+    log.info("image cache: wrote %s", paths["images"])
+    loaded = {kind: np.load(path, mmap_mode="r") for kind, path in paths.items()}
+    return loaded["images"], loaded.get("masks")
 
 
 def check_image_size(image_size: Sequence[int]) -> tuple[int, int]:
@@ -115,30 +151,53 @@ def _open_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     return images
 
 
-def _timed_fill(table: SampleTable, out: np.ndarray, threads: int | None) -> None:
+def _timed_fill(
+    table: SampleTable, out: np.ndarray, threads: int | None, masks: np.ndarray | None = None
+) -> None:
     start = time.perf_counter()
-    _decode_into(table, out, threads)
+    if masks is None:
+        _decode_into(table, out, threads)
+    else:
+        _decode_into(table, out, threads, masks)
     seconds = time.perf_counter() - start
-    log.info("image cache: decoded %d images in %.1f s", len(out), seconds)
+    what = "images and masks" if masks is not None else "images"
+    log.info("image cache: decoded %d %s in %.1f s", len(out), what, seconds)
 
 
-def _decode_into(table: SampleTable, out: np.ndarray, threads: int | None = None) -> None:
-    """Fill `out` (N, H, W, 3) with every row of `table`, resized to out's H x W."""
+def _decode_into(
+    table: SampleTable,
+    out: np.ndarray,
+    threads: int | None = None,
+    masks: np.ndarray | None = None,
+) -> None:
+    """Fill `out` (N, H, W, 3) with every row of `table`, resized to out's H x W.
+
+    With `masks` (N, H, W) each row's mask is read too, checked to have its image's size
+    and resized with nearest-neighbour interpolation.
+    """
     n, height, width = out.shape[:3]
     if table.render_block is not None:
         for start in range(0, n, _RENDER_CHUNK):
             stop = min(n, start + _RENDER_CHUNK)
             block = table.render_block(start, stop)
+            images, block_masks = block if masks is not None else (block, None)
             if table.render_size == (height, width):
-                out[start:stop] = block
+                out[start:stop] = images
+                if masks is not None:
+                    masks[start:stop] = block_masks
             else:
                 for k in range(stop - start):
-                    out[start + k] = _fit(block[k], height, width)
+                    out[start + k] = _fit(images[k], height, width)
+                    if masks is not None:
+                        masks[start + k] = _fit_mask(block_masks[k], height, width)
         return
 
     def decode_chunk(start: int) -> None:
         for i in range(start, min(n, start + _DECODE_CHUNK)):
-            out[i] = _fit(table.read_image(i), height, width)
+            image = table.read_image(i)
+            if masks is not None:
+                masks[i] = _fit_mask(_checked_mask(table, i, image), height, width)
+            out[i] = _fit(image, height, width)
 
     workers = threads or min(8, os.cpu_count() or 1)
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -150,6 +209,30 @@ def _decode_into(table: SampleTable, out: np.ndarray, threads: int | None = None
     finally:
         # After a failure, do not decode the rest of a large dataset before reporting it.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _checked_mask(table: SampleTable, row: int, image: np.ndarray) -> np.ndarray:
+    """Row `row`'s mask, or a DataError when it is not 2-D or not the image's size."""
+    mask = table.read_mask(row)
+    ref = table.frame["ref"].iloc[row]
+    if mask.ndim != 2:
+        raise DataError(
+            f"{ref}: mask has shape {mask.shape}; expected one class id per pixel (H x W)"
+        )
+    if mask.shape != image.shape[:2]:
+        (mh, mw), (ih, iw) = mask.shape, image.shape[:2]
+        raise DataError(
+            f"{ref}: mask size {mh}x{mw} differs from its image size {ih}x{iw} (HxW); "
+            "expected a mask of the same height and width as its image"
+        )
+    return mask
+
+
+def _fit_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    if mask.shape[:2] == (height, width):
+        return mask
+    # Nearest neighbour: a resized mask holds only ids that were in the original.
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
 def _fit(image: np.ndarray, height: int, width: int) -> np.ndarray:

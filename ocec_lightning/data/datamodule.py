@@ -1,12 +1,14 @@
-"""`OCECDataModule`: source → split → decoded-image cache → DataLoaders.
+"""`OCECDataModule`: source → split → decoded-image (and mask) cache → DataLoaders.
 
-Everything that can fail on bad data happens in `setup()`, in the main process: the
-source is read and checked, splits are taken from the data or assigned (stratified,
-grouped when the data has groups), every image is decoded once into the cache, and each
-split needed by the stage is checked for emptiness and (for training) for both classes.
-DataLoader workers then only index the cached uint8 array and run albumentations; the
-train split gets the preset's random augmentation, val/test only normalisation.
-`build_datamodule(cfg)` builds it from the composed config (`data`, `aug`, `task`, `seed`).
+One DataModule serves both tasks. Everything that can fail on bad data happens in
+`setup()`, in the main process: the source is read and checked, splits are taken from the
+data or assigned (stratified, grouped when the data has groups), every image (and mask)
+is decoded once into the cache, masks are checked for class ids outside
+`task.num_classes`, and each split needed by the stage is checked for emptiness and (for
+training) for at least two classes. DataLoader workers then only index the cached uint8
+arrays and run albumentations; the train split gets the preset's random augmentation
+(`aug.<task>`), val/test only normalisation.
+`build_datamodule(cfg)` (in `build.py`) builds it from the composed config.
 """
 
 from __future__ import annotations
@@ -20,17 +22,23 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from ocec_lightning.data.cache import CACHE_MODES, check_image_size, load_images
+from ocec_lightning.data.cache import CACHE_MODES, check_image_size, load_samples
+from ocec_lightning.data.datasets import CachedImageDataset, seed_worker
+from ocec_lightning.data.masks import (
+    check_segmentation_task,
+    count_mask_pixels,
+    pixel_frequencies,
+    warn_unlabelled,
+)
 from ocec_lightning.data.sources import DataSource
 from ocec_lightning.data.splitting import resolve_splits, validate_ratios
-from ocec_lightning.data.table import SPLIT_NAMES, SampleTable
+from ocec_lightning.data.table import SPLIT_NAMES, SampleTable, check_task
 from ocec_lightning.data.transforms import build_eval_transform, build_train_transform
-from ocec_lightning.errors import ConfigError, DataError, OCECError
+from ocec_lightning.errors import ConfigError, DataError
+
+__all__ = ["CachedImageDataset", "OCECDataModule"]
 
 log = logging.getLogger("ocec_lightning.data")
 
@@ -44,55 +52,14 @@ _STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
 }
 
 
-class CachedImageDataset(Dataset):
-    """Rows of the decoded-image cache with their labels, passed through a transform."""
-
-    def __init__(
-        self, images: np.ndarray, rows: np.ndarray, labels: np.ndarray, transform: Any
-    ) -> None:
-        self.images, self.rows, self.labels, self.transform = images, rows, labels, transform
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = np.asarray(self.images[self.rows[index]])
-        return self.transform(image=image)["image"], int(self.labels[index])
-
-    # Spawned workers (macOS, Windows) receive the dataset pickled; a memmap would be
-    # pickled as a full copy, so send its file name and map it again on the other side.
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        if isinstance(self.images, np.memmap) and self.images.filename:
-            state["images"] = Path(self.images.filename)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if isinstance(state["images"], Path):
-            state["images"] = np.load(state["images"], mmap_mode="r")
-        self.__dict__.update(state)
-
-
-def _seed_worker(worker_id: int, rank: int = 0) -> None:
-    """Give each worker its own augmentation stream (albumentations keeps its own RNG).
-
-    Without this, forked workers inherit identical generator states and augment their
-    batches identically. `info.seed` differs per worker and per epoch and derives from
-    the loader's seeded generator, so runs stay reproducible; mixing in the DDP rank keeps
-    ranks (whose loaders share the seed) from drawing the same augmentations.
-    """
-    info = torch.utils.data.get_worker_info()
-    transform = getattr(info.dataset, "transform", None) if info is not None else None
-    if hasattr(transform, "set_random_seed"):
-        seed = np.random.SeedSequence([info.seed % 2**32, rank]).generate_state(1)[0]
-        transform.set_random_seed(int(seed))
-
-
 class OCECDataModule(L.LightningDataModule):
-    """Image classification data from any source, with a decode-once cache.
+    """Classification or segmentation data from any source, with a decode-once cache.
 
-    Batches are `(images float32 [B, 3, H, W], targets int64 [B])`. The constructor only
-    stores settings (and builds the transforms); nothing is read before `setup()`.
+    Classification batches are `(images float32 [B, 3, H, W], targets int64 [B])`;
+    segmentation batches (`task="segmentation"`) are `(images float32 [B, 3, H, W],
+    masks int64 [B, H, W])` with `ignore_index` marking unlabelled pixels. The
+    constructor only stores settings (and builds the transforms); nothing is read before
+    `setup()`.
     """
 
     def __init__(
@@ -112,8 +79,24 @@ class OCECDataModule(L.LightningDataModule):
         seed: int = 42,
         pin_memory: bool = False,
         persistent_workers: bool = True,
+        task: str = "classification",
+        num_classes: int | None = None,
+        ignore_index: int = 255,
     ) -> None:
         super().__init__()
+        self.task = check_task(task)
+        self.num_classes, self.ignore_index = None, int(ignore_index)
+        if self.task == "segmentation":
+            if weighted_sampler:
+                raise ConfigError(
+                    "data.weighted_sampler",
+                    weighted_sampler,
+                    "false for task=segmentation "
+                    "(it balances image labels; use class weights in the loss instead)",
+                )
+            self.num_classes, self.ignore_index = check_segmentation_task(
+                class_names, num_classes, ignore_index
+            )
         self.source = source
         self.image_size = check_image_size(image_size)
         if int(batch_size) < 1:
@@ -129,10 +112,22 @@ class OCECDataModule(L.LightningDataModule):
         self.seed = int(seed)
         self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
         self.expected_class_names = list(class_names) if class_names else None
-        self.train_transform = build_train_transform(train_transforms, mean, std, seed=self.seed)
+        self.train_transform = build_train_transform(
+            train_transforms, mean, std, seed=self.seed, key=f"aug.{self.task}"
+        )
         self.eval_transform = build_eval_transform(mean, std)
+        for transform in self.train_transform.transforms:
+            ids = [i for pair in getattr(transform, "pairs", ()) for i in pair]
+            if self.num_classes is not None and ids and max(ids) >= self.num_classes:
+                raise ConfigError(
+                    "task.flip_pairs",
+                    [list(pair) for pair in transform.pairs],
+                    f"pairs of class ids below task.num_classes={self.num_classes}",
+                )
         self.class_names: list[str] = list(class_names or [])
         self._images: np.ndarray | None = None
+        self._masks: np.ndarray | None = None  # uint8 [N, H, W] class ids (segmentation)
+        self._pixel_counts: np.ndarray | None = None  # int64 [N, num_classes] (segmentation)
         self._labels: np.ndarray | None = None
         self._rows: dict[str, np.ndarray] = {}
         self.table: SampleTable | None = None  # set by setup(): rows, labels, splits, groups
@@ -142,7 +137,7 @@ class OCECDataModule(L.LightningDataModule):
         # Lightning runs this once per machine before `setup` on every rank: building the
         # disk cache here means DDP ranks map one file instead of all decoding at once.
         if self.cache_mode == "disk" and self._images is None:
-            load_images(self.source.load(), self.image_size, "disk", self.cache_dir)
+            load_samples(self._load_table(), self.image_size, "disk", self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
         """Load, split, cache and check the data (idempotent); raises DataError on bad data."""
@@ -150,8 +145,21 @@ class OCECDataModule(L.LightningDataModule):
             self._load()
         self._check_splits(_STAGE_SPLITS.get(stage, ("train", "val")), stage)
 
-    def _load(self) -> None:
+    def _load_table(self) -> SampleTable:
+        """The source's table, checked against the task (masks iff segmentation)."""
         table = self.source.load()
+        if table.task != self.task:
+            found = "has masks" if table.task == "segmentation" else "has no masks"
+            raise ConfigError(
+                "task.name",
+                self.task,
+                f"'{table.task}': the data source {type(self.source).__name__} {found}; "
+                f"run with task={table.task} or choose a data source for {self.task}",
+            )
+        return table
+
+    def _load(self) -> None:
+        table = self._load_table()
         if len(table) == 0:
             raise DataError("the data source has no samples")
         if self.expected_class_names and table.class_names != self.expected_class_names:
@@ -164,9 +172,14 @@ class OCECDataModule(L.LightningDataModule):
         splits = resolve_splits(table.frame, self.splits, self.seed)
         labels = table.frame["label"].to_numpy(dtype=np.int64)
         rows = {name: np.flatnonzero(splits == name) for name in SPLIT_NAMES}
-        images = load_images(table, self.image_size, self.cache_mode, self.cache_dir)
-        self._check_transform(images[rows["train"][0] if len(rows["train"]) else 0])
-        self._images, self._labels, self._rows = images, labels, rows
+        images, masks = load_samples(table, self.image_size, self.cache_mode, self.cache_dir)
+        if masks is not None:
+            refs = table.frame["ref"].tolist()
+            self._pixel_counts = count_mask_pixels(masks, refs, self.num_classes, self.ignore_index)
+            warn_unlabelled(self._pixel_counts, refs, self.ignore_index)
+        first = rows["train"][0] if len(rows["train"]) else 0
+        self._check_transform(images[first], None if masks is None else masks[first])
+        self._images, self._masks, self._labels, self._rows = images, masks, labels, rows
         # Keep the metadata (with each row's split) for analysis, but read images from the
         # cache: the source's reader may hold every encoded image in memory.
         self.table = SampleTable(
@@ -174,34 +187,56 @@ class OCECDataModule(L.LightningDataModule):
             self._cached_image,
             table.fingerprint,
             self.class_names,
+            read_mask=None if masks is None else self._cached_mask,
         )
+        what = "images containing " if masks is not None else ""
         for name in SPLIT_NAMES:
             counts = self.split_counts[name]
             log.info(
-                "%s: %d samples (%s)",
+                "%s: %d samples (%s%s)",
                 name,
-                sum(counts.values()),
+                len(rows[name]),
+                what,
                 ", ".join(f"{k} {v}" for k, v in counts.items()),
+            )
+        if masks is not None:
+            shares = self.class_pixel_frequencies()
+            log.info(
+                "train pixel shares: %s",
+                ", ".join(
+                    f"{k} {100 * v:.1f}%" for k, v in zip(self.class_names, shares, strict=True)
+                ),
             )
 
     def _cached_image(self, row: int) -> np.ndarray:
         return np.asarray(self._images[row])
 
-    def _check_transform(self, image: np.ndarray) -> None:
+    def _cached_mask(self, row: int) -> np.ndarray:
+        return np.asarray(self._masks[row])
+
+    def _check_transform(self, image: np.ndarray, mask: np.ndarray | None = None) -> None:
         """Run the train pipeline once so a size-changing preset fails here, not in a worker."""
-        out = self.train_transform(image=np.asarray(image))["image"]
+        targets = {"image": np.asarray(image)}
+        if mask is not None:
+            targets["mask"] = np.array(mask)
+        out = self.train_transform(**targets)
         expected = (3, *self.image_size)
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
-            shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
-            raise ConfigError(
-                "aug.classification",
-                shape,
-                f"transforms that keep the image at {list(self.image_size)} "
-                f"(output {list(expected)})",
-            )
+        results = [("image", out["image"], expected)]
+        if mask is not None:
+            results.append(("mask", out["mask"], tuple(self.image_size)))
+        for name, value, shape in results:
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+                found = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
+                raise ConfigError(
+                    f"aug.{self.task}",
+                    found,
+                    f"transforms that keep the {name} at {list(self.image_size)} "
+                    f"(output {list(shape)})",
+                )
 
     def _check_splits(self, needed: tuple[str, ...], stage: str | None) -> None:
         sizes = {name: len(self._rows[name]) for name in SPLIT_NAMES}
+        stage_name = getattr(stage, "value", stage) or "fit"  # Lightning passes a str enum
         summary = ", ".join(f"{k}={v}" for k, v in sizes.items())
         for name in needed:
             if sizes[name] == 0:
@@ -209,12 +244,18 @@ class OCECDataModule(L.LightningDataModule):
                 if name == "test":
                     hint += ", or run without testing (test=false)"
                 raise DataError(
-                    f"split '{name}' is empty ({summary}) for stage '{stage or 'fit'}'; {hint}"
+                    f"split '{name}' is empty ({summary}) for stage '{stage_name}'; {hint}"
                 )
         if "train" in needed:
             counts = self.split_counts["train"]
             if sum(1 for v in counts.values() if v > 0) < 2:
                 detail = ", ".join(f"{k}={v}" for k, v in counts.items())
+                if self.task == "segmentation":
+                    raise DataError(
+                        f"split 'train' has labelled pixels of fewer than two classes (images "
+                        f"containing each class: {detail}); training needs at least two "
+                        "classes; check the masks and task.ignore_index"
+                    )
                 raise DataError(
                     f"split 'train' has a single class ({detail}); "
                     "training needs samples of every class"
@@ -227,11 +268,19 @@ class OCECDataModule(L.LightningDataModule):
 
     @property
     def split_counts(self) -> dict[str, dict[str, int]]:
-        """Samples per split and class name, e.g. {"train": {"closed": 10, "open": 12}, ...}."""
+        """Samples per split and class name, e.g. {"train": {"closed": 10, "open": 12}, ...}.
+
+        For segmentation: images per split that contain each class (an image counts once
+        for every class in its mask, so the values do not sum to the split size; use
+        `num_samples(split)` for that).
+        """
         self._require_setup()
         out = {}
         for name, rows in self._rows.items():
-            counts = np.bincount(self._labels[rows], minlength=len(self.class_names))
+            if self._pixel_counts is not None:
+                counts = (self._pixel_counts[rows] > 0).sum(axis=0)
+            else:
+                counts = np.bincount(self._labels[rows], minlength=len(self.class_names))
             out[name] = {cls: int(counts[k]) for k, cls in enumerate(self.class_names)}
         return out
 
@@ -243,14 +292,57 @@ class OCECDataModule(L.LightningDataModule):
 
     def pos_weight(self) -> float:
         """negatives / positives of the train split (BCEWithLogits `pos_weight`, 1 = open)."""
+        if self.task != "classification":
+            raise ConfigError(
+                "loss.pos_weight",
+                "auto",
+                "a classification setting; for segmentation use "
+                "class weights from class_pixel_frequencies()",
+            )
         counts = list(self.split_counts["train"].values())
         return counts[0] / counts[1]
+
+    def class_pixel_frequencies(self) -> list[float]:
+        """Share of labelled train pixels per class id (length num_classes, sums to 1).
+
+        Pixels equal to `ignore_index` are excluded. Computed on the cached masks, i.e. at
+        the model's image size, before augmentation. Segmentation only.
+        """
+        self._require_setup()
+        if self._pixel_counts is None:
+            raise RuntimeError("class_pixel_frequencies() needs task='segmentation'")
+        return pixel_frequencies(self._pixel_counts[self._rows["train"]])
+
+    def fixed_val_samples(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A fixed set of validation samples, the same on every call and every run.
+
+        Returns `(raw uint8 [k, H, W, 3], normalised float32 [k, 3, H, W], targets)`,
+        targets being masks int64 [k, H, W] (segmentation) or labels int64 [k]. The rows
+        are spread evenly over the val split (its first and last included); fewer than
+        `k` come back when the split is smaller.
+        """
+        self._require_setup()
+        rows = self._rows["val"]
+        if int(k) < 1 or len(rows) == 0:
+            raise ValueError(
+                f"fixed_val_samples needs k >= 1 and a val split; k={k}, val={len(rows)}"
+            )
+        picked = rows[
+            np.unique(np.linspace(0, len(rows) - 1, min(int(k), len(rows))).round().astype(int))
+        ]
+        raw = np.stack([self._cached_image(r) for r in picked])
+        normalised = torch.stack([self.eval_transform(image=image)["image"] for image in raw])
+        if self._masks is not None:
+            targets = torch.from_numpy(np.stack([self._cached_mask(r) for r in picked])).long()
+        else:
+            targets = torch.from_numpy(self._labels[picked]).long()
+        return torch.from_numpy(raw), normalised, targets
 
     # ----------------------------------------------------------- dataloaders
     def _dataset(self, split: str, transform: Any) -> CachedImageDataset:
         self._require_setup()
         rows = self._rows[split]
-        return CachedImageDataset(self._images, rows, self._labels[rows], transform)
+        return CachedImageDataset(self._images, rows, self._labels[rows], transform, self._masks)
 
     def _loader(self, dataset: CachedImageDataset, **kwargs: Any) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer is not None else 0
@@ -260,7 +352,7 @@ class OCECDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
-            worker_init_fn=partial(_seed_worker, rank=rank),
+            worker_init_fn=partial(seed_worker, rank=rank),
             **kwargs,
         )
 
@@ -295,51 +387,3 @@ class OCECDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self._dataset("test", self.eval_transform), shuffle=False)
-
-
-def _instantiate_source(node: DictConfig) -> DataSource:
-    try:
-        return instantiate(node)
-    except InstantiationException as exc:
-        # Hydra wraps the source's own one-line ConfigError/DataError; unwrap it.
-        if isinstance(exc.__cause__, OCECError):
-            raise exc.__cause__ from None
-        raise ConfigError("data.source", node.get("_target_"), " ".join(str(exc).split())) from None
-
-
-def build_datamodule(cfg: DictConfig) -> OCECDataModule:
-    """Build the DataModule from the composed config; reads nothing from disk."""
-    data = cfg.data
-    for key in data:  # `path: ???` in data=parquet/csv, `root: ???` in data=folder
-        if OmegaConf.is_missing(data, key):
-            raise ConfigError(
-                f"data.{key}", "???", f"a value, e.g. data.{key}=<path> on the command line"
-            )
-    if "source" not in data:
-        raise ConfigError(
-            "data.source", None, "a data source; choose data=synthetic_eyes|parquet|folder|csv"
-        )
-    task_name = cfg.task.name
-    if task_name not in cfg.aug:
-        raise ConfigError(
-            f"aug.{task_name}", None, f"a list of transforms for task '{task_name}' (or aug=none)"
-        )
-    cache = data.get("cache") or {}
-    normalize = data.get("normalize") or {}
-    return OCECDataModule(
-        source=_instantiate_source(data.source),
-        image_size=data.image_size,
-        batch_size=data.batch_size,
-        num_workers=data.num_workers,
-        splits=OmegaConf.to_container(data.splits, resolve=True),
-        weighted_sampler=data.get("weighted_sampler", False),
-        cache_mode=cache.get("mode", "disk"),
-        cache_dir=cache.get("dir"),
-        mean=list(normalize.get("mean", (0.0, 0.0, 0.0))),
-        std=list(normalize.get("std", (1.0, 1.0, 1.0))),
-        train_transforms=list(cfg.aug[task_name]),
-        class_names=list(cfg.task.class_names),
-        seed=cfg.seed,
-        pin_memory=data.get("pin_memory", False),
-        persistent_workers=data.get("persistent_workers", True),
-    )

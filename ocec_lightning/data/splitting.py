@@ -5,8 +5,10 @@ Upstream OCEC split per sample, and its fork found that this made validation mea
 subject), every group goes to exactly one split; the assignment is a greedy least-squares
 fit of each split's per-class counts to its target, which keeps both the split ratios and
 the class balance close to the requested ones. Without groups the split is exactly
-stratified. Both are deterministic for a given seed. A split column already present in
-the data always wins; these functions only fill it when it is absent.
+stratified. Both are deterministic for a given seed. With few groups, every split whose
+ratio is > 0 still gets at least one group (taken from the split holding the most). A
+split column already present in the data always wins; these functions only fill it when
+it is absent.
 """
 
 from __future__ import annotations
@@ -109,7 +111,24 @@ def _grouped(
         best = int(np.argmax(gain))
         choice[g] = best
         filled[best] += counts[g]
+    _fill_empty_splits(choice, order, open_splits)
     return np.asarray(SPLIT_NAMES, dtype=object)[choice[group_idx]]
+
+
+def _fill_empty_splits(choice: np.ndarray, order: np.ndarray, open_splits: np.ndarray) -> None:
+    """Give every split with a ratio > 0 at least one group, when there are enough groups.
+
+    With few groups the least-squares fit may leave a small split empty (5 subjects at
+    0.8/0.1/0.1: four to train, one to val, none to test), and an empty split fails later
+    anyway. Move the last-placed (smallest) group of the split holding the most groups.
+    """
+    for split in np.flatnonzero(open_splits):
+        held = np.bincount(choice, minlength=len(open_splits))
+        donor = int(np.argmax(held))
+        if held[split] > 0 or held[donor] < 2:
+            continue
+        smallest = next(g for g in order[::-1] if choice[g] == donor)
+        choice[smallest] = split
 
 
 def resolve_splits(frame: pd.DataFrame, ratios: Mapping[str, float], seed: int) -> np.ndarray:

@@ -3,8 +3,9 @@
 A source (parquet, folder, csv, synthetic) turns its input into a `SampleTable`: one row
 per sample with an integer `label`, an optional `split` and `group`, and a human-readable
 `ref` ("data.parquet row 17", "closed/img_003.png") that every error message quotes.
+Segmentation tables add `read_mask(i)` (a class-id mask per image; their `label` is 0).
 Images are not decoded here; `read_image(i)` decodes row `i` on demand so that the cache
-(`cache.py`) decides when and how often decoding happens. Label and split normalisation
+(`cache.py`) decides when and how often decoding happens. Label, split and mask decoding
 live here too, so that every source accepts the same spellings and fails the same way.
 """
 
@@ -15,12 +16,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from ocec_lightning.errors import DataError
+from ocec_lightning.errors import ConfigError, DataError
 
 # The OCEC parquet format's classes: class_id 0 is closed, 1 is open.
 OCEC_CLASS_NAMES: tuple[str, ...] = ("closed", "open")
@@ -39,6 +41,39 @@ SPLIT_ALIASES: dict[str, str] = {
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
 
+TASKS: tuple[str, ...] = ("classification", "segmentation")
+
+
+def check_task(task: str | None, key: str = "task.name", allow_none: bool = False) -> str | None:
+    """`task` if it is a known task name (or None when `allow_none`), else a ConfigError."""
+    if task is None and allow_none:
+        return None
+    if task not in TASKS:
+        raise ConfigError(key, task, f"one of {', '.join(TASKS)}")
+    return task
+
+
+def default_class_names(task: str) -> list[str]:
+    """Class names for data read without a task config (`ocec-data info`, bare sources).
+
+    Classification: the OCEC classes. Segmentation: the built-in LaPa-style face classes.
+    """
+    if task != "segmentation":
+        return list(OCEC_CLASS_NAMES)
+    try:
+        from ocec_lightning.data.synthetic_faces import FACE_CLASSES
+    except ImportError:  # pragma: no cover - the generator ships with the package
+        return [f"class_{k}" for k in range(11)]
+    return list(FACE_CLASSES)
+
+
+def task_mismatch(where: str, found: str, task: str, hint: str) -> DataError:
+    """The error for data of one task used with the other (masks present or missing)."""
+    return DataError(
+        f"{where}: {hint}, i.e. {found} data, but task.name is '{task}'; "
+        f"run with task={found} or give {task} data"
+    )
+
 
 @dataclass
 class SampleTable:
@@ -50,17 +85,26 @@ class SampleTable:
     `DataError` naming the ref. `render_block(start, stop)`, when set, returns rows
     `start..stop-1` as one [n, H, W, 3] uint8 array already at `render_size` (synthetic
     sources draw straight into the cache that way, without a PNG round trip).
+
+    Segmentation tables set `read_mask(i)`: row `i`'s mask as an HxW uint8 array of class
+    ids, the same size as its image; their `render_block` returns `(images, masks)`.
     """
 
     frame: pd.DataFrame
     read_image: Callable[[int], np.ndarray]
     fingerprint: str
     class_names: list[str]
-    render_block: Callable[[int, int], np.ndarray] | None = None
+    render_block: Callable[[int, int], Any] | None = None
     render_size: tuple[int, int] | None = None
+    read_mask: Callable[[int], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def task(self) -> str:
+        """ "segmentation" when the samples carry masks, else "classification"."""
+        return "segmentation" if self.read_mask is not None else "classification"
 
     @property
     def has_groups(self) -> bool:
@@ -201,3 +245,69 @@ def read_image_file(path: Path, ref: str) -> np.ndarray:
     # Sources whose ref already is the path (folder) should not print it twice.
     where = ref if str(path) in ref else f"{ref} ({path})"
     return decode_image_bytes(data, where)
+
+
+def decode_mask_bytes(data: bytes, ref: str) -> np.ndarray:
+    """Decode an index-mask PNG (one class id per pixel) into an HxW uint8 array.
+
+    Grayscale and palette PNGs give their indices; an RGB image whose three channels are
+    equal is accepted as grayscale. A colour-coded mask (a colour per class) is rejected:
+    the colour-to-class mapping is not defined anywhere, so guessing it would be silent.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if _is_palette_png(data):
+        return _decode_palette_png(data, ref)
+    mask = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+    if mask is None:
+        raise DataError(f"{ref}: mask data ({len(data)} bytes) is not a decodable PNG/BMP")
+    if mask.ndim == 3:
+        channels = mask[..., :3]
+        if not (
+            np.array_equal(channels[..., 0], channels[..., 1])
+            and np.array_equal(channels[..., 0], channels[..., 2])
+        ):
+            raise DataError(
+                f"{ref}: mask is a colour image ({mask.shape[2]} channels with different "
+                "values); expected a single-channel PNG holding one class id per pixel"
+            )
+        mask = channels[..., 0]
+    if mask.dtype != np.uint8:
+        top = int(mask.max()) if mask.size else 0
+        if mask.dtype.kind not in "ui" or mask.min() < 0 or top > 255:
+            raise DataError(
+                f"{ref}: mask holds {mask.dtype} values up to {top}; expected class ids 0-255 "
+                "(an 8-bit single-channel PNG)"
+            )
+        mask = mask.astype(np.uint8)
+    return np.ascontiguousarray(mask)
+
+
+def _is_palette_png(data: bytes) -> bool:
+    # PNG signature, then the IHDR chunk: byte 25 is the colour type (3 = palette).
+    return len(data) > 25 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[25] == 3
+
+
+def _decode_palette_png(data: bytes, ref: str) -> np.ndarray:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.array(image.convert("P") if image.mode != "P" else image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise DataError(
+            f"{ref}: mask data ({len(data)} bytes) is not a decodable PNG/BMP"
+        ) from None
+
+
+def read_mask_file(path: Path, ref: str) -> np.ndarray:
+    """Read and decode one mask file; the error names the row (`ref`) and the file."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{ref}: mask file not found: {path}") from None
+    except OSError as exc:
+        raise DataError(f"{ref}: cannot read mask file {path}: {exc.strerror}") from None
+    where = ref if str(path) in ref else f"{ref} ({path})"
+    return decode_mask_bytes(data, where)

@@ -6,6 +6,12 @@ eval pipeline is normalisation and conversion only: validation and test never se
 augmentation. `mean`/`std` are in [0, 1] pixel units (upstream OCEC uses 0 and 1, i.e.
 plain scaling to [0, 1]). A misspelt argument makes albumentations warn and ignore it;
 here it is a ConfigError instead, so a preset cannot silently do less than it says.
+
+Segmentation uses the same pipelines with a `mask` target: albumentations applies every
+geometric transform to image and mask with the same parameters (masks with nearest-
+neighbour interpolation), photometric ones to the image only, and `ToTensorV2` turns the
+mask into an [H, W] tensor. `HorizontalFlipSwap` is the segmentation flip: a mirrored face
+has its left brow where the right one was, so the flip also swaps the left/right ids.
 """
 
 from __future__ import annotations
@@ -16,11 +22,71 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import albumentations as A
+import numpy as np
+from albumentations.augmentations.geometric.functional import hflip
+from albumentations.core.transforms_interface import BaseTransformInitSchema
 from albumentations.pytorch import ToTensorV2
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ocec_lightning.errors import ConfigError
+
+
+class HorizontalFlipSwap(A.HorizontalFlip):
+    """Horizontal flip that also swaps left/right class ids in the mask.
+
+    `pairs` lists the ids to exchange, e.g. `[[2, 3], [4, 5]]` (left/right brow, left/
+    right eye; the presets take `${task.flip_pairs}`). The image flips exactly as with
+    `HorizontalFlip`; the mask is flipped, then every id of a pair becomes its partner.
+    """
+
+    class InitSchema(BaseTransformInitSchema):
+        pairs: Any = ()
+
+    def __init__(self, pairs: Sequence[Sequence[int]] = (), p: float = 0.5) -> None:
+        super().__init__(p=p)
+        self.pairs = _check_pairs(pairs)
+        self._lut = np.arange(256, dtype=np.uint8)
+        for a, b in self.pairs:
+            self._lut[a], self._lut[b] = b, a
+
+    def apply_to_mask(self, mask: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        return self._swap(hflip(mask))
+
+    def apply_to_masks(self, masks: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        return np.stack([self.apply_to_mask(mask) for mask in masks])
+
+    def _swap(self, mask: np.ndarray) -> np.ndarray:
+        if not self.pairs:
+            return mask
+        if mask.dtype == np.uint8:
+            return self._lut[mask]
+        out = mask.copy()
+        for a, b in self.pairs:
+            out[mask == a], out[mask == b] = b, a
+        return out
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("pairs",)
+
+
+def _check_pairs(pairs: Any) -> tuple[tuple[int, int], ...]:
+    """Validate flip pairs: two different ids 0-255 each, no id in two pairs."""
+    if isinstance(pairs, DictConfig | ListConfig):
+        pairs = OmegaConf.to_container(pairs, resolve=True)
+    expected = "pairs of class ids to swap, e.g. [[2, 3], [4, 5]] (task.flip_pairs)"
+    try:
+        out = tuple((int(a), int(b)) for a, b in pairs)
+    except (TypeError, ValueError):
+        raise ValueError(f"pairs={pairs!r}: expected {expected}") from None
+    ids = [i for pair in out for i in pair]
+    if (
+        any(a == b for a, b in out)
+        or len(set(ids)) != len(ids)
+        or not all(0 <= i < 256 for i in ids)
+    ):
+        raise ValueError(f"pairs={pairs!r}: expected {expected}, each id 0-255 in one pair only")
+    return out
 
 
 def _check_stats(key: str, values: Sequence[float], positive: bool) -> tuple[float, ...]:
@@ -94,9 +160,14 @@ def build_train_transform(
     mean: Sequence[float] = (0.0, 0.0, 0.0),
     std: Sequence[float] = (1.0, 1.0, 1.0),
     seed: int | None = None,
+    key: str = "aug.classification",
 ) -> A.Compose:
-    """Preset transforms, then normalisation and conversion to a float [3, H, W] tensor."""
-    return A.Compose([*build_augmentations(items), *_finish(mean, std)], seed=seed)
+    """Preset transforms, then normalisation and conversion to a float [3, H, W] tensor.
+
+    Call the result with `image=` (classification) or `image=, mask=` (segmentation).
+    `key` is the config key that errors name (`aug.<task>`).
+    """
+    return A.Compose([*build_augmentations(items, key), *_finish(mean, std)], seed=seed)
 
 
 def build_eval_transform(

@@ -1,19 +1,24 @@
-"""Instantiate the configured loss, resolving data-dependent values first.
+"""Instantiate the configured loss, filling in data-dependent values first.
 
-`pos_weight: auto` means negatives / positives of the training split (seed 000 §1.5);
-the data module knows the counts, so the value is filled in here, right before the
-loss is built, and the resolved number is what ends up in the saved config.
+- `pos_weight: auto` (classification) = negatives / positives of the training split
+  (seed 000 §1.5), from `data.pos_weight()`;
+- `class_weights: inverse | median_frequency` (segmentation) need the class pixel
+  frequencies of the training split, from `data.class_pixel_frequencies()`.
+The values are written into the config before instantiation, so the run's saved config
+shows the numbers actually used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
 from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.losses.seg_ce import config_needs_class_frequencies
 
 
 def resolve_pos_weight(value: object, auto: Callable[[], float]) -> float | None:
@@ -30,17 +35,24 @@ def resolve_pos_weight(value: object, auto: Callable[[], float]) -> float | None
     return weight
 
 
-def build_loss(
-    loss_cfg: DictConfig, pos_weight_auto: Callable[[], float] | None = None
-) -> nn.Module:
-    """Instantiate `loss_cfg`, replacing `pos_weight: auto` via `pos_weight_auto()` in place."""
-    if "pos_weight" in loss_cfg:
-        if pos_weight_auto is None and loss_cfg.pos_weight == "auto":
-            raise ConfigError(
-                "loss.pos_weight", "auto", "a number when no training data is available"
-            )
-        with open_dict(loss_cfg):
+def _need(data: Any, method: str, key: str) -> Callable[[], Any]:
+    if data is None or not hasattr(data, method):
+        raise ConfigError(
+            key, "auto", f"explicit values: no training data to derive them from ({method})"
+        )
+    return getattr(data, method)
+
+
+def build_loss(loss_cfg: DictConfig, data: Any = None) -> nn.Module:
+    """Instantiate `loss_cfg`; `data` (the DataModule) provides the training-split statistics."""
+    with open_dict(loss_cfg):
+        if loss_cfg.get("pos_weight") == "auto":
             loss_cfg.pos_weight = resolve_pos_weight(
-                loss_cfg.pos_weight, pos_weight_auto or (lambda: 1.0)
+                "auto", _need(data, "pos_weight", "loss.pos_weight")
             )
+        elif "pos_weight" in loss_cfg:
+            loss_cfg.pos_weight = resolve_pos_weight(loss_cfg.pos_weight, lambda: 1.0)
+        if config_needs_class_frequencies(loss_cfg):
+            frequencies = _need(data, "class_pixel_frequencies", "loss.class_weights")()
+            loss_cfg.class_frequencies = [float(f) for f in frequencies]
     return instantiate(loss_cfg, "loss")

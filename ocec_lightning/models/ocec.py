@@ -208,3 +208,8 @@ class OCECNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[N]`` (one per image; apply a sigmoid for P(class 1))."""
         return self.head(self.backbone(x)).squeeze(-1)
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, object]:
+        """Parameter groups for layer-wise LR decay (timm's convention): the stem is layer 0,
+        block i is layer i + 1, the head comes last (matched by nothing -> last layer)."""
+        return {"stem": r"^backbone\.stem", "blocks": r"^backbone\.blocks\.(\d+)"}

@@ -80,6 +80,7 @@ class LRSchedule:
         self.step_count = 0  # optimizer steps taken
         self.epoch_start_step = 0  # step_count when the current epoch began
         self.epochs_after_warmup = 0  # epochs the inner scheduler has seen
+        self._events_seen = 0
         if self.warmup_steps > 0:
             self._set_lr_factor(self._warmup_factor(0))
 
@@ -130,6 +131,12 @@ class LRSchedule:
         # are stepped with the monitored value once per validated epoch.
         return bool(getattr(self.inner, "needs_metric", isinstance(self.inner, ReduceLROnPlateau)))
 
+    def drain_events(self) -> list[dict[str, Any]]:
+        """LR adjustments the inner scheduler recorded since the last call (adaptive_plateau)."""
+        events = list(getattr(self.inner, "events", []) or [])
+        new, self._events_seen = events[self._events_seen :], len(events)
+        return new
+
     def get_last_lr(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
@@ -138,6 +145,7 @@ class LRSchedule:
             "step_count": self.step_count,
             "epochs_after_warmup": self.epochs_after_warmup,
             "epoch_start_step": self.epoch_start_step,
+            "events_seen": self._events_seen,
             "warmup_steps": self.warmup_steps,
             "base_lrs": self.base_lrs,
             "inner": self.inner.state_dict() if self.inner is not None else None,
@@ -147,6 +155,7 @@ class LRSchedule:
         self.step_count = state["step_count"]
         self.epochs_after_warmup = state["epochs_after_warmup"]
         self.epoch_start_step = state["epoch_start_step"]
+        self._events_seen = state.get("events_seen", 0)
         self.warmup_steps = state["warmup_steps"]
         self.base_lrs = state["base_lrs"]
         if self.inner is not None and state["inner"] is not None:
@@ -154,14 +163,20 @@ class LRSchedule:
 
 
 def build_lr_schedule(
-    sched_cfg: DictConfig, optimizer: Optimizer, length: TrainingLength
+    sched_cfg: DictConfig, optimizer: Optimizer, length: TrainingLength, strict: bool = True
 ) -> LRSchedule:
-    """Build the warmup + inner scheduler described by `sched_cfg` for a run of `length`."""
+    """Build the warmup + inner scheduler described by `sched_cfg` for a run of `length`.
+
+    `strict=False` (fast_dev_run and other debug runs of a few steps) shortens a warmup
+    that does not fit instead of rejecting it.
+    """
     interval = sched_cfg.get("interval", "epoch")
     if interval not in ("step", "epoch"):
         raise ConfigError("scheduler.interval", interval, "'step' or 'epoch'")
     warmup = sched_cfg.get("warmup") or {}
     warmup_steps = warmup_steps_from(warmup, length)
+    if not strict:
+        warmup_steps = min(warmup_steps, length.total_steps - 1)
     if warmup_steps >= length.total_steps:
         raise ConfigError(
             "scheduler.warmup",

@@ -1,7 +1,12 @@
 """The LightningModules, one per task, looked up by `task.name`."""
 
+from ocec_lightning.tasks.base import BaseTask
 from ocec_lightning.tasks.classification import ClassificationTask
+from ocec_lightning.tasks.segmentation import SegmentationTask
 
-TASKS = {"classification": ClassificationTask}
+TASKS: dict[str, type[BaseTask]] = {
+    "classification": ClassificationTask,
+    "segmentation": SegmentationTask,
+}
 
-__all__ = ["TASKS", "ClassificationTask"]
+__all__ = ["TASKS", "BaseTask", "ClassificationTask", "SegmentationTask"]

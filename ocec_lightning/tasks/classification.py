@@ -1,20 +1,17 @@
 """Binary image classification (open = 1) as a LightningModule.
 
-The module knows the model only as `nn.Module -> logits [N]`, the loss as a callable on
-(logits, soft targets) and the optimizer as a factory; schedules come from
-`ocec_lightning.optim`. Metrics are torchmetrics at threshold 0.5 plus the F1 at the
-threshold that maximises validation F1; that threshold is stored in every checkpoint
+The model is any `nn.Module -> logits [N]`; the loss a callable on (logits, soft
+targets). Metrics are torchmetrics at threshold 0.5 plus the F1 at the threshold that
+maximises validation F1; that threshold is stored in every checkpoint
 (`checkpoint["ocec"]["threshold"]`) and used again by test, eval and export.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -27,11 +24,8 @@ from torchmetrics.classification import (
     BinaryRecall,
 )
 
-from ocec_lightning.optim.lr_schedule import LRSchedule, TrainingLength, build_lr_schedule
+from ocec_lightning.tasks.base import BaseTask
 from ocec_lightning.tasks.batch_mix import BinaryBatchMix
-
-# Every metric this task logs per stage; config validation checks monitors against it.
-METRIC_NAMES = ("loss", "acc", "precision", "recall", "f1", "auroc", "ap", "f1_best", "threshold")
 
 
 def _threshold_metrics(threshold: float) -> dict[str, Any]:
@@ -51,27 +45,35 @@ def best_f1_threshold(curve: BinaryPrecisionRecallCurve) -> tuple[float, float]:
     return float(thresholds[best]), float(f1[best])
 
 
-class ClassificationTask(pl.LightningModule):
+class ClassificationTask(BaseTask):
     """Train/validate/test a one-logit binary classifier."""
 
-    metric_names = METRIC_NAMES
+    task_name = "classification"
+    # Every metric logged per stage; config validation checks monitors against it.
+    metric_names = (
+        "loss",
+        "acc",
+        "precision",
+        "recall",
+        "f1",
+        "auroc",
+        "ap",
+        "f1_best",
+        "threshold",
+    )
 
     def __init__(
         self,
         model: nn.Module,
         loss: nn.Module,
-        optimizer: Callable[..., torch.optim.Optimizer],
+        optimizer: DictConfig,
         scheduler: DictConfig | None = None,
         batch_mix: dict[str, float] | None = None,
         class_names: tuple[str, ...] = ("closed", "open"),
         run_config: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()
-        self.model, self.loss_fn = model, loss
-        self.optimizer_factory, self.scheduler_cfg = optimizer, scheduler
+        super().__init__(model, loss, optimizer, scheduler, class_names, run_config)
         self.batch_mix = BinaryBatchMix(**(batch_mix or {}))
-        self.class_names = list(class_names)
-        self.run_config = run_config or {}
         # A plain attribute, not a buffer: EMA averages/swaps buffers and must not touch it.
         self.threshold = 0.5
         ranked = {"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()}
@@ -79,10 +81,6 @@ class ClassificationTask(pl.LightningModule):
         self.test_metrics = self.val_metrics.clone(prefix="test/")
         self.val_curve = BinaryPrecisionRecallCurve()
         self.test_tuned: MetricCollection | None = None
-
-    def forward(self, images: Tensor) -> Tensor:
-        """Logits [N] for images [N, C, H, W]."""
-        return self.model(images)
 
     # -- steps -------------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
@@ -122,7 +120,7 @@ class ClassificationTask(pl.LightningModule):
 
     # -- epoch ends ----------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=False, sync_dist=True)
+        self.log_dict(self.val_metrics.compute(), sync_dist=True)
         self.val_metrics.reset()
         threshold, f1 = best_f1_threshold(self.val_curve)
         self.val_curve.reset()
@@ -142,44 +140,14 @@ class ClassificationTask(pl.LightningModule):
         self.log("test/threshold", self.threshold, sync_dist=True)
         self.test_tuned = None
 
-    def on_train_epoch_end(self) -> None:
-        # Runs after this epoch's validation, so plateau schedulers see fresh metrics.
-        schedule = self.lr_schedulers()
-        if isinstance(schedule, LRSchedule):
-            schedule.step_epoch(dict(self.trainer.callback_metrics))
-
-    # -- optimisation --------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_cfg is None:
-            return {"optimizer": optimizer}
-        schedule = build_lr_schedule(self.scheduler_cfg, optimizer, self.training_length())
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-    def training_length(self) -> TrainingLength:
-        """Optimizer steps of the whole run and per epoch, as the trainer will run them."""
-        trainer = self.trainer
-        total = int(trainer.estimated_stepping_batches)
-        if trainer.max_epochs and trainer.max_epochs > 0:
-            per_epoch = max(1, -(-total // trainer.max_epochs))
-        else:
-            per_epoch = max(
-                1, -(-int(trainer.num_training_batches) // trainer.accumulate_grad_batches)
-            )
-        return TrainingLength(total_steps=max(1, total), steps_per_epoch=per_epoch)
-
-    def lr_scheduler_step(self, scheduler: Any, metric: Any = None) -> None:
-        scheduler.step_optimizer()
+    @classmethod
+    def config_kwargs(cls, cfg: DictConfig) -> dict[str, Any]:
+        batch = cfg.aug.get("batch")
+        return {"batch_mix": OmegaConf.to_container(batch, resolve=True) if batch else None}
 
     # -- checkpoint extras ---------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ocec"] = {
-            "task": "classification",
-            "threshold": self.threshold,
-            "class_names": self.class_names,
-            "config": self.run_config,
-        }
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        extra = checkpoint.get("ocec", {})
-        self.threshold = float(extra.get("threshold", self.threshold))
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        self.threshold = float(extras.get("threshold", self.threshold))

@@ -112,3 +112,57 @@ def test_module_entry_point_runs():
         check=False,
     )
     assert result.returncode == 0 and "eyes" in result.stdout
+
+
+def _decode_masks(frame: pd.DataFrame):
+    import cv2
+    import numpy as np
+
+    return np.stack(
+        [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED) for b in frame.mask_bytes]
+    )
+
+
+def test_synth_faces_then_info_round_trip(tmp_path, capsys):
+    import numpy as np
+
+    out = tmp_path / "faces"
+    args = ["synth", "faces", "--out", str(out), "--n", "40", "--seed", "3", "--size", "32", "48"]
+    assert main(args) == 0
+    written = pd.read_parquet(out / "faces.parquet")
+    assert len(written) == 40 and {"mask_bytes", "mask_path"} <= set(written.columns)
+    synth_text = capsys.readouterr().out
+    synth_rows = _rows(synth_text)
+    masks = _decode_masks(written)
+    shares = 100 * np.bincount(masks.ravel(), minlength=11) / masks.size
+    for path in (out, out / "faces.parquet"):  # the directory holds the parquet
+        assert main(["info", str(path)]) == 0
+        text = capsys.readouterr().out
+        assert "samples with segmentation masks" in " ".join(text.split())
+        info_rows = _rows(text)
+        for split in ("train", "val", "test"):
+            expected = str((written.split == split).sum())
+            assert info_rows[split][0] == expected == synth_rows[split][0]
+        assert info_rows["all"][0] == "40"
+        assert info_rows["height"] == ["32", "32", "32"] and info_rows["width"] == ["48"] * 3
+        # class pixel frequencies: the rows keyed by id "0".."10", share in the 3rd cell
+        for cls in range(11):
+            assert info_rows[str(cls)][1] == f"{shares[cls]:.2f}" == synth_rows[str(cls)][1]
+    assert info_rows["0"][0] == "background" and info_rows["10"][0] == "hair"
+    # The same files as a folder source (images/ + masks/ paired by stem).
+    (out / "faces.parquet").rename(tmp_path / "moved.parquet")
+    assert main(["info", str(out)]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["(none)"][0] == "40" and rows["4"][1] == f"{shares[4]:.2f}"
+
+
+def test_synth_faces_errors_are_one_line(tmp_path, capsys):
+    assert main(["synth", "faces", "--out", str(tmp_path / "f"), "--n", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: config key 'n'") and err.count("\n") == 1
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    (bad / "masks").mkdir()
+    (bad / "images" / "a.png").write_bytes(b"x")
+    assert main(["info", str(bad)]) == 2
+    assert "1 image(s) without a mask: a" in capsys.readouterr().err

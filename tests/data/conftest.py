@@ -1,9 +1,10 @@
 """Fixtures for the data tests: tiny image datasets written into tmp_path.
 
 Images are 8x16 solid colours whose value encodes the sample (red channel = index), so
-a test can tell which row an image came from after decoding and caching. The image
-helpers are handed out by the `helpers` fixture (importing from a conftest is fragile
-when several test folders have one).
+a test can tell which row an image came from after decoding and caching. Segmentation
+masks are 8x16 too: left half `index % 4`, right half 10 (hair). The helpers are handed
+out by the `helpers` and `seg` fixtures (importing from a conftest is fragile when
+several test folders have one).
 """
 
 from __future__ import annotations
@@ -110,3 +111,103 @@ def make_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
         return OCECDataModule(source, **settings)
 
     return _make
+
+
+# ------------------------------------------------------------------ segmentation
+FACE_NAMES = [
+    "background",
+    "skin",
+    "left_brow",
+    "right_brow",
+    "left_eye",
+    "right_eye",
+    "nose",
+    "upper_lip",
+    "inner_mouth",
+    "lower_lip",
+    "hair",
+]
+
+
+def sample_mask(index: int, height: int = 8, width: int = 16) -> np.ndarray:
+    """Class ids identifying `index`: left half `index % 4`, right half 10 (hair)."""
+    mask = np.full((height, width), 10, dtype=np.uint8)
+    mask[:, : width // 2] = index % 4
+    return mask
+
+
+def mask_png(mask: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".png", mask)
+    assert ok
+    return buffer.tobytes()
+
+
+@pytest.fixture()
+def write_seg_parquet(tmp_path: Path) -> Callable[..., Path]:
+    """write_seg_parquet(n | masks=..., with_bytes=..., splits=..., **extra) -> parquet path.
+
+    Images (`sample_image`) and masks (`sample_mask` unless given) are written as PNG
+    files under tmp_path/images and tmp_path/masks (so the path columns work) and
+    embedded as image_bytes / mask_bytes when `with_bytes`.
+    """
+
+    def _write(
+        n: int | None = None,
+        masks: Sequence[np.ndarray] | None = None,
+        name: str = "seg.parquet",
+        with_bytes: bool = True,
+        splits: Sequence[object] | None = None,
+        **extra: Sequence[object],
+    ) -> Path:
+        if masks is None:
+            masks = [sample_mask(i) for i in range(int(n or 0))]
+        images = [sample_image(i, *masks[i].shape[:2]) for i in range(len(masks))]
+        columns: dict[str, object] = {
+            "image_path": [f"images/{i:05d}.png" for i in range(len(masks))],
+            "mask_path": [f"masks/{i:05d}.png" for i in range(len(masks))],
+            "source": [f"subject_{i // 2}" for i in range(len(masks))],
+        }
+        for i, mask in enumerate(masks):
+            write_png(tmp_path / columns["image_path"][i], images[i])
+            (tmp_path / columns["mask_path"][i]).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / columns["mask_path"][i]).write_bytes(mask_png(mask))
+        if splits is not None:
+            columns["split"] = list(splits)
+        if with_bytes:
+            columns["image_bytes"] = [png_bytes(image) for image in images]
+            columns["mask_bytes"] = [mask_png(mask) for mask in masks]
+        columns.update(extra)
+        target = tmp_path / name
+        pd.DataFrame(columns).to_parquet(target, index=False)
+        return target
+
+    return _write
+
+
+@pytest.fixture()
+def make_seg_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
+    """A segmentation OCECDataModule (11 face classes) with small, fast defaults."""
+
+    def _make(source: object, **kwargs: object) -> OCECDataModule:
+        settings: dict[str, object] = {
+            "image_size": (8, 16),
+            "batch_size": 4,
+            "num_workers": 0,
+            "cache_mode": "ram",
+            "cache_dir": tmp_path / "cache",
+            "class_names": FACE_NAMES,
+            "seed": 0,
+            "task": "segmentation",
+            "num_classes": 11,
+            "ignore_index": 255,
+        }
+        settings.update(kwargs)
+        return OCECDataModule(source, **settings)
+
+    return _make
+
+
+@pytest.fixture()
+def seg() -> SimpleNamespace:
+    """Segmentation helpers: sample_mask, mask_png and the 11 face class names."""
+    return SimpleNamespace(sample_mask=sample_mask, mask_png=mask_png, names=list(FACE_NAMES))

@@ -95,3 +95,17 @@ def test_missing_split_column_uses_groups_when_present():
     assert set(splits) == {"train", "val", "test"}
     with pytest.raises(DataError, match=r"t.parquet row 1: group is empty"):
         resolve_splits(_frame(groups=["a", None, "b", "b", "c", "c"]), RATIOS, seed=0)
+
+
+def test_few_groups_still_fill_every_requested_split():
+    # 5 subjects at 0.8/0.1/0.1: the least-squares fit alone gives test nothing.
+    groups = np.arange(48) // 10
+    labels = np.zeros(48, dtype=np.int64)
+    splits = assign_splits(labels, groups, RATIOS, seed=0)
+    assert set(splits) == {"train", "val", "test"}
+    assert (pd.Series(splits).groupby(groups).nunique() == 1).all()
+    assert (splits == "train").sum() >= 28  # train keeps the most groups
+    # A split with ratio 0 stays empty, and two groups cannot fill three splits.
+    assert "test" not in set(assign_splits(labels, groups, {"train": 0.9, "val": 0.1}, seed=0))
+    two = assign_splits(np.zeros(4, np.int64), np.array([0, 0, 1, 1]), RATIOS, seed=0)
+    assert len(set(two)) == 2

@@ -1,6 +1,7 @@
 """Loss values against hand computation, and pos_weight resolution."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -67,6 +68,6 @@ def test_pos_weight_resolution() -> None:
 
 def test_build_loss_writes_resolved_value_into_config() -> None:
     cfg = OmegaConf.create({"_target_": "ocec_lightning.losses.bce.BCELoss", "pos_weight": "auto"})
-    loss = build_loss(cfg, lambda: 0.8796)
+    loss = build_loss(cfg, SimpleNamespace(pos_weight=lambda: 0.8796))
     assert cfg.pos_weight == pytest.approx(0.8796)
     assert loss.pos_weight.item() == pytest.approx(0.8796)

@@ -14,6 +14,8 @@ from ocec_lightning.errors import ConfigError
         (["optimizer.lr=0"], "optimizer.lr", "(0, 10]"),
         (["optimizer.betas=[0.9,1.5]"], "optimizer.betas", "[0.9, 0.999]"),
         (["optimizer=sgd", "optimizer.momentum=0"], "optimizer.nesterov", "momentum > 0"),
+        (["optimizer=timm", "optimizer.opt=lino"], "optimizer.opt", "lion"),
+        (["optimizer.layer_decay=1.5"], "optimizer.layer_decay", "0.75"),
         (["scheduler.factor=1.5"], "scheduler.factor", "(0, 1)"),
         (["scheduler.monitor=val/iou"], "scheduler.monitor", "val/f1"),
         (["scheduler.interval=step"], "scheduler.interval", "'epoch'"),

@@ -14,6 +14,7 @@ from ocec_lightning.data.sources.csv import CsvSource
 from ocec_lightning.data.sources.folder import FolderSource
 from ocec_lightning.data.sources.parquet import ParquetSource
 from ocec_lightning.data.sources.synthetic import SyntheticEyesSource
+from ocec_lightning.data.sources.synthetic_faces import SyntheticFacesSource
 from ocec_lightning.data.table import SampleTable
 from ocec_lightning.errors import DataError
 
@@ -23,11 +24,12 @@ __all__ = [
     "FolderSource",
     "ParquetSource",
     "SyntheticEyesSource",
+    "SyntheticFacesSource",
     "open_source",
 ]
 
 
-_KINDS = "a .parquet file, a shard directory, a .csv or a class folder"
+_KINDS = "a .parquet file, a shard directory, a .csv, a class folder or an images/ + masks/ folder"
 
 
 class DataSource(Protocol):
@@ -36,15 +38,21 @@ class DataSource(Protocol):
     def load(self) -> SampleTable: ...
 
 
-def open_source(path: str | Path, group_column: str | None = None) -> DataSource:
-    """Source for a `.parquet` file or shard directory, a `.csv` manifest, or a class folder."""
+def open_source(
+    path: str | Path, group_column: str | None = None, task: str | None = None
+) -> DataSource:
+    """Source for a `.parquet` file or shard directory, a `.csv` manifest, or a folder.
+
+    `task=None` lets the data decide: mask columns (parquet `mask_bytes`/`mask_path`, csv
+    `mask`) or an `images/` + `masks/` folder mean segmentation.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"path does not exist: {path}; expected {_KINDS}")
     if path.suffix.lower() == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
-        return ParquetSource(path, group_column=group_column)
+        return ParquetSource(path, group_column=group_column, task=task)
     if path.suffix.lower() == ".csv":
-        return CsvSource(path)
+        return CsvSource(path, task=task)
     if path.is_dir():
-        return FolderSource(path)
+        return FolderSource(path, task=task)
     raise DataError(f"{path}: unsupported data file; expected {_KINDS}")

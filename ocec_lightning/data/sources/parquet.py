@@ -6,6 +6,12 @@ dev, test/testing), `label` (open/closed) and/or `class_id` (0 closed, 1 open; w
 optional `image_bytes` (encoded PNG). A row uses its bytes when they are present and
 falls back to its file otherwise. The bytes column is read only when an image is first
 decoded, so a run that finds its decoded-image cache never loads it.
+
+Segmentation parquet (`task=segmentation`, e.g. from `ocec-data synth faces`) replaces the
+label columns with the mask: `mask_bytes` (an index PNG, one class id per pixel) and/or
+`mask_path`, with the same bytes-first fallback. Mask columns with task classification,
+or no mask column with task segmentation, are an error naming the file. With `task=None`
+(as `ocec-data info` reads) the task follows the columns of the first shard.
 """
 
 from __future__ import annotations
@@ -19,20 +25,32 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ocec_lightning.data.table import (
-    OCEC_CLASS_NAMES,
     SampleTable,
+    check_task,
     decode_image_bytes,
+    decode_mask_bytes,
+    default_class_names,
     file_signatures,
     fingerprint_of,
     make_frame,
     parse_labels,
     parse_splits,
     read_image_file,
+    read_mask_file,
+    task_mismatch,
 )
 from ocec_lightning.errors import DataError
 
 _LABEL_COLUMNS = ("class_id", "label")
 _IMAGE_COLUMNS = ("image_bytes", "image_path")
+_MASK_COLUMNS = ("mask_bytes", "mask_path")
+
+
+def _schema_names(shard: Path) -> list[str]:
+    try:
+        return pq.read_schema(shard).names
+    except Exception as exc:  # pyarrow raises several types for non-parquet files
+        raise DataError(f"{shard}: not a readable parquet file ({exc})") from None
 
 
 def parquet_shards(path: str | Path) -> list[Path]:
@@ -52,60 +70,94 @@ def parquet_shards(path: str | Path) -> list[Path]:
 
 
 class ParquetSource:
-    """Loads OCEC parquet data; `group_column` names a column whose rows stay together."""
+    """Loads OCEC parquet data; `group_column` names a column whose rows stay together.
+
+    `task` is "classification" (labels), "segmentation" (masks) or None (from the columns);
+    `class_names` defaults to the task's built-in classes.
+    """
 
     def __init__(
         self,
         path: str | Path,
         root: str | Path | None = None,
         group_column: str | None = None,
-        class_names: Sequence[str] = OCEC_CLASS_NAMES,
+        class_names: Sequence[str] | None = None,
+        task: str | None = "classification",
     ) -> None:
         # No I/O here: the DataModule is built before anything is read.
         self.path = Path(path)
         self.root = Path(root) if root else None
         self.group_column = group_column or None
-        self.class_names = list(class_names)
+        self.task = check_task(task, "data.source.task", allow_none=True)
+        self.class_names = list(class_names) if class_names else None
 
     def load(self) -> SampleTable:
         shards = parquet_shards(self.path)
-        parts = [self._read_metadata(shard, k) for k, shard in enumerate(shards)]
+        task = self.task
+        if task is None:
+            has_masks = any(c in _schema_names(shards[0]) for c in _MASK_COLUMNS)
+            task = "segmentation" if has_masks else "classification"
+        segmentation = task == "segmentation"
+        class_names = self.class_names or default_class_names(task)
+        parts = [self._read_metadata(shard, k, task) for k, shard in enumerate(shards)]
         meta = pd.concat([p[0] for p in parts], ignore_index=True)
         refs = meta["ref"].tolist()
-        labels = parse_labels(meta["label_value"].tolist(), refs, self.class_names)
+        if segmentation:
+            labels = np.zeros(len(meta), dtype=np.int64)
+        else:
+            labels = parse_labels(meta["label_value"].tolist(), refs, class_names)
         splits = parse_splits(meta["split"].tolist(), refs) if "split" in meta else None
         groups = meta["group"].tolist() if self.group_column else None
         frame = make_frame(labels, refs, splits, groups)
 
-        has_bytes = any(p[1] for p in parts)
-        files = [
-            self._resolve(shard, rel)
-            for shard, rel in zip(meta["shard"], meta["image_path"], strict=True)
-        ]
-        reader = _RowReader(
-            shards, meta["shard_index"].to_numpy(), meta["row"].to_numpy(), has_bytes, files, refs
-        )
-        # Bytes live inside the shards (covered by their signatures); only path-only data
-        # needs the referenced files' signatures to notice replaced images.
-        referenced = [] if has_bytes else [f for f in files if f is not None]
+        shard_of_row, local_row = meta["shard_index"].to_numpy(), meta["row"].to_numpy()
+        readers, referenced = {}, []
+        for kind in ("image", "mask") if segmentation else ("image",):
+            has_bytes = any(f"{kind}_bytes" in p[1] for p in parts)
+            files = [
+                self._resolve(shard, rel)
+                for shard, rel in zip(meta["shard"], meta[f"{kind}_path"], strict=True)
+            ]
+            readers[kind] = _RowReader(
+                shards, shard_of_row, local_row, has_bytes, files, refs, kind
+            )
+            # Bytes live inside the shards (covered by their signatures); only path-only
+            # data needs the referenced files' signatures to notice replaced files.
+            referenced += [] if has_bytes else [f for f in files if f is not None]
         fingerprint = fingerprint_of(
             "parquet",
             file_signatures(shards),
             file_signatures(referenced),
             self.group_column,
-            self.class_names,
+            class_names,
             str(self.root),
+            *(("segmentation",) if segmentation else ()),
         )
-        return SampleTable(frame, reader.read, fingerprint, list(self.class_names))
+        return SampleTable(
+            frame,
+            readers["image"].read,
+            fingerprint,
+            list(class_names),
+            read_mask=readers["mask"].read if segmentation else None,
+        )
 
-    def _read_metadata(self, shard: Path, index: int) -> tuple[pd.DataFrame, bool]:
-        """Everything but the image bytes of one shard, with the required columns checked."""
-        try:
-            columns = pq.read_schema(shard).names
-        except Exception as exc:  # pyarrow raises several types for non-parquet files
-            raise DataError(f"{shard}: not a readable parquet file ({exc})") from None
+    def _read_metadata(self, shard: Path, index: int, task: str) -> tuple[pd.DataFrame, list[str]]:
+        """Everything but the image/mask bytes of one shard, with the required columns checked."""
+        columns = _schema_names(shard)
         found = ", ".join(columns) or "(none)"
-        if not any(c in columns for c in _LABEL_COLUMNS):
+        mask_columns = [c for c in _MASK_COLUMNS if c in columns]
+        if task == "classification" and mask_columns:
+            raise task_mismatch(
+                str(shard), "segmentation", task, f"has mask column(s) {', '.join(mask_columns)}"
+            )
+        if task == "segmentation" and not mask_columns:
+            raise task_mismatch(
+                str(shard),
+                "classification",
+                task,
+                f"has no 'mask_bytes' or 'mask_path' column (columns found: {found})",
+            )
+        if task == "classification" and not any(c in columns for c in _LABEL_COLUMNS):
             raise DataError(
                 f"{shard}: missing required column 'class_id' or 'label'; columns found: {found}"
             )
@@ -119,9 +171,10 @@ class ParquetSource:
                 f"{shard}: group column {self.group_column!r} (data.group_column) not found; "
                 f"columns found: {found}"
             )
+        labels = ("class_id", "label") if task == "classification" else ()
         wanted = [
             c
-            for c in ("split", "class_id", "label", "image_path", self.group_column)
+            for c in ("split", *labels, "image_path", "mask_path", self.group_column)
             if c in columns
         ]
         table = pq.read_table(shard, columns=list(dict.fromkeys(wanted))).to_pandas()
@@ -133,16 +186,17 @@ class ParquetSource:
             meta["label_value"] = (
                 table["class_id"].astype(object).where(table["class_id"].notna(), table["label"])
             )
-        else:
+        elif labels:
             meta["label_value"] = table["class_id" if "class_id" in table else "label"].astype(
                 object
             )
-        meta["image_path"] = table["image_path"] if "image_path" in table else None
+        for column in ("image_path", "mask_path"):
+            meta[column] = table[column] if column in table else None
         if "split" in table:
             meta["split"] = table["split"]
         if self.group_column:
             meta["group"] = table[self.group_column]
-        return meta, "image_bytes" in columns
+        return meta, [c for c in ("image_bytes", "mask_bytes") if c in columns]
 
     def _resolve(self, shard: Path, rel: object) -> Path | None:
         if rel is None or (isinstance(rel, float) and np.isnan(rel)) or rel == "":
@@ -151,7 +205,10 @@ class ParquetSource:
 
 
 class _RowReader:
-    """Decodes one row: its `image_bytes` if non-null, else the file at `image_path`."""
+    """Decodes one row: its `<kind>_bytes` if non-null, else the file at `<kind>_path`.
+
+    `kind` is "image" (RGB images) or "mask" (index masks).
+    """
 
     def __init__(
         self,
@@ -161,9 +218,13 @@ class _RowReader:
         has_bytes: bool,
         files: list[Path | None],
         refs: list[str],
+        kind: str = "image",
     ) -> None:
         self.shards, self.has_bytes, self.files, self.refs = shards, has_bytes, files, refs
         self.shard_of_row, self.local_row = shard_of_row, local_row
+        self.kind, self.column = kind, f"{kind}_bytes"
+        self._decode = decode_mask_bytes if kind == "mask" else decode_image_bytes
+        self._read_file = read_mask_file if kind == "mask" else read_image_file
         self._bytes: list[np.ndarray] | None = None
         self._lock = threading.Lock()  # the cache decodes from several threads
 
@@ -173,8 +234,8 @@ class _RowReader:
                 columns = []
                 for shard in self.shards:
                     names = pq.read_schema(shard).names
-                    if "image_bytes" in names:
-                        col = pq.read_table(shard, columns=["image_bytes"]).column(0)
+                    if self.column in names:
+                        col = pq.read_table(shard, columns=[self.column]).column(0)
                         columns.append(col.to_numpy(zero_copy_only=False))
                     else:
                         columns.append(
@@ -188,8 +249,10 @@ class _RowReader:
         if self.has_bytes:
             data = self._bytes_columns()[self.shard_of_row[i]][self.local_row[i]]
             if data is not None:
-                return decode_image_bytes(bytes(data), ref)
+                return self._decode(bytes(data), ref)
         path = self.files[i]
         if path is None:
-            raise DataError(f"{ref}: has neither image_bytes nor image_path; expected one of them")
-        return read_image_file(path, ref)
+            raise DataError(
+                f"{ref}: has neither {self.kind}_bytes nor {self.kind}_path; expected one of them"
+            )
+        return self._read_file(path, ref)

@@ -1,0 +1,70 @@
+"""`build_datamodule(cfg)`: the `OCECDataModule` of a composed config.
+
+Reads `data` (source, sizes, loaders, cache, normalisation), `aug.<task.name>` (the
+train transforms), `task` (name, class names, and for segmentation `num_classes` and
+`ignore_index`) and `seed`. Nothing is read from disk here; `setup()` does that.
+"""
+
+from __future__ import annotations
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ocec_lightning.data.datamodule import OCECDataModule
+from ocec_lightning.data.sources import DataSource
+from ocec_lightning.data.table import check_task
+from ocec_lightning.errors import ConfigError, OCECError
+
+
+def _instantiate_source(node: DictConfig) -> DataSource:
+    try:
+        return instantiate(node)
+    except InstantiationException as exc:
+        # Hydra wraps the source's own one-line ConfigError/DataError; unwrap it.
+        if isinstance(exc.__cause__, OCECError):
+            raise exc.__cause__ from None
+        raise ConfigError("data.source", node.get("_target_"), " ".join(str(exc).split())) from None
+
+
+def build_datamodule(cfg: DictConfig) -> OCECDataModule:
+    """Build the DataModule from the composed config; reads nothing from disk."""
+    data = cfg.data
+    for key in data:  # `path: ???` in data=parquet/csv, `root: ???` in data=folder
+        if OmegaConf.is_missing(data, key):
+            raise ConfigError(
+                f"data.{key}", "???", f"a value, e.g. data.{key}=<path> on the command line"
+            )
+    if "source" not in data:
+        raise ConfigError(
+            "data.source",
+            None,
+            "a data source; choose data=synthetic_eyes|synthetic_faces|parquet|folder|csv",
+        )
+    task_name = check_task(cfg.task.name)
+    if task_name not in cfg.aug:
+        raise ConfigError(
+            f"aug.{task_name}", None, f"a list of transforms for task '{task_name}' (or aug=none)"
+        )
+    cache = data.get("cache") or {}
+    normalize = data.get("normalize") or {}
+    return OCECDataModule(
+        source=_instantiate_source(data.source),
+        image_size=data.image_size,
+        batch_size=data.batch_size,
+        num_workers=data.num_workers,
+        splits=OmegaConf.to_container(data.splits, resolve=True),
+        weighted_sampler=data.get("weighted_sampler", False),
+        cache_mode=cache.get("mode", "disk"),
+        cache_dir=cache.get("dir"),
+        mean=list(normalize.get("mean", (0.0, 0.0, 0.0))),
+        std=list(normalize.get("std", (1.0, 1.0, 1.0))),
+        train_transforms=list(cfg.aug[task_name]),
+        class_names=list(cfg.task.class_names),
+        seed=cfg.seed,
+        pin_memory=data.get("pin_memory", False),
+        persistent_workers=data.get("persistent_workers", True),
+        task=task_name,
+        num_classes=cfg.task.get("num_classes"),
+        ignore_index=cfg.task.get("ignore_index", 255),
+    )

@@ -1,0 +1,188 @@
+"""Write synthetic face-parsing scenes as a segmentation dataset: PNG folders + parquet.
+
+Layout under ``out``::
+
+    images/<stem>.png    RGB image
+    masks/<stem>.png     single-channel uint8 class ids (FACE_CLASSES), same stem
+    faces.parquet        split, image_path, mask_path, source, image_bytes, mask_bytes
+
+``<stem>`` is the zero-padded scene index (``000042``). ``image_path`` / ``mask_path`` are
+POSIX paths relative to ``out``; ``source`` is the subject group key
+(``synthetic/subject_00042``); the ``*_bytes`` columns hold the same PNG bytes as the
+files, so the parquet alone is a complete dataset and ``out`` also works as a ``folder``
+source (``images/`` + ``masks/`` paired by stem). Splits are assigned per subject (all
+``SAMPLES_PER_SUBJECT`` scenes of one synthetic person share a split) and depend only on
+the seed, the subject count and the ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from ocec_lightning.data.synthetic_faces import generate_faces
+from ocec_lightning.errors import ConfigError
+
+FACES_COLUMNS = ["split", "image_path", "mask_path", "source"]
+BYTES_COLUMNS = ["image_bytes", "mask_bytes"]
+PARQUET_NAME = "faces.parquet"
+SPLITS = ("train", "val", "test")
+# Fixed to the generator's default so the written "source" groups match its subjects.
+SAMPLES_PER_SUBJECT = 10
+# Scenes generated (and held in memory) at a time.
+CHUNK = 512
+# Salt separating the split-assignment stream from the generator's streams.
+_SPLIT_SALT = 2_000_029
+_STEM_RE = re.compile(r"\d{6,}\.png")
+
+
+def _split_counts(n_subjects: int, ratios: tuple[float, float, float]) -> np.ndarray:
+    """Subjects per split by largest remainder; a split with a positive ratio gets at
+    least one subject whenever another split can spare one."""
+    raw = np.asarray(ratios, dtype=np.float64) * n_subjects
+    counts = np.floor(raw).astype(np.int64)
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[: n_subjects - int(counts.sum())]] += 1
+    for i, ratio in enumerate(ratios):
+        if ratio > 0 and counts[i] == 0 and counts.max() > 1:
+            counts[int(np.argmax(counts))] -= 1
+            counts[i] = 1
+    return counts
+
+
+def face_subject_splits(
+    n_subjects: int, seed: int, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> np.ndarray:
+    """Split name (object array) of each subject ``0..n_subjects-1``.
+
+    Subjects are ranked by a per-seed random key (a stream prefix, so a subject's key
+    does not depend on ``n_subjects``) and the ranking is cut by the ratios.
+    """
+    keys = np.random.default_rng([int(seed), _SPLIT_SALT]).random(n_subjects)
+    order = np.argsort(keys, kind="stable")
+    names = np.empty(n_subjects, dtype=object)
+    bounds = np.concatenate([[0], np.cumsum(_split_counts(n_subjects, ratios))])
+    for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
+        names[order[lo:hi]] = name
+    return names
+
+
+def _png(array: np.ndarray) -> bytes:
+    """Lossless PNG of an RGB ``[H, W, 3]`` or single-channel ``[H, W]`` uint8 array."""
+    data = array[..., ::-1] if array.ndim == 3 else array  # OpenCV expects BGR
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(data), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:  # pragma: no cover - encoding a valid uint8 array does not fail
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _check_int(key: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(key, value, f"an integer >= {minimum}")
+
+
+def _validate(
+    out: Path,
+    n: int,
+    seed: int,
+    height: int,
+    width: int,
+    ratios: tuple,
+    workers: int,
+) -> None:
+    _check_int("n", n, 1)
+    _check_int("seed", seed, 0)
+    _check_int("height", height, 16)
+    _check_int("width", width, 16)
+    _check_int("workers", workers, 1)
+    try:
+        values = [float(r) for r in ratios]
+    except (TypeError, ValueError):
+        raise ConfigError("ratios", ratios, "three fractions (train, val, test)") from None
+    if len(values) != 3 or any(not 0.0 <= r <= 1.0 for r in values):
+        raise ConfigError("ratios", ratios, "three fractions (train, val, test) in [0, 1]")
+    if abs(sum(values) - 1.0) > 1e-6:
+        raise ConfigError("ratios", ratios, "fractions that sum to 1 (within 1e-6)")
+    if out.exists() and not out.is_dir():
+        raise ConfigError("out", str(out), "a directory (an existing file is in the way)")
+
+
+def write_synthetic_faces(
+    out: str | Path,
+    n: int,
+    seed: int = 42,
+    *,
+    height: int = 128,
+    width: int = 128,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Generate scenes ``0..n-1`` of stream ``seed`` and write them under ``out``.
+
+    Returns the index frame (``FACES_COLUMNS``, without the bytes columns). Existing
+    files are overwritten; stale ``<digits>.png`` files from an earlier, larger run are
+    removed from ``images/`` and ``masks/`` so the folders always match the parquet. The
+    parquet is written to a temporary name and renamed, so a reader never sees half a file.
+    """
+    out = Path(out)
+    ratios = tuple(ratios)
+    _validate(out, n, seed, height, width, ratios, workers)
+    n, seed = int(n), int(seed)
+    image_dir, mask_dir = out / "images", out / "masks"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    mask_dir.mkdir(parents=True, exist_ok=True)
+    n_subjects = (n - 1) // SAMPLES_PER_SUBJECT + 1
+    split_of = face_subject_splits(n_subjects, seed, tuple(float(r) for r in ratios))
+
+    stems = [f"{i:06d}" for i in range(n)]
+    image_bytes: list[bytes] = []
+    mask_bytes: list[bytes] = []
+    subjects = np.empty(n, dtype=np.int64)
+    for start in range(0, n, CHUNK):
+        count = min(CHUNK, n - start)
+        batch = generate_faces(
+            count,
+            seed,
+            height,
+            width,
+            start=start,
+            samples_per_subject=SAMPLES_PER_SUBJECT,
+            workers=workers,
+        )
+        subjects[start : start + count] = batch.subjects
+        for k in range(count):
+            stem = stems[start + k]
+            img_png, mask_png = _png(batch.images[k]), _png(batch.masks[k])
+            (image_dir / f"{stem}.png").write_bytes(img_png)
+            (mask_dir / f"{stem}.png").write_bytes(mask_png)
+            image_bytes.append(img_png)
+            mask_bytes.append(mask_png)
+
+    keep = {f"{stem}.png" for stem in stems}
+    for folder in (image_dir, mask_dir):
+        for path in folder.iterdir():
+            if _STEM_RE.fullmatch(path.name) and path.name not in keep:
+                path.unlink()
+
+    frame = pd.DataFrame(
+        {
+            "split": pd.Series(split_of[subjects], dtype=object),
+            "image_path": [f"images/{stem}.png" for stem in stems],
+            "mask_path": [f"masks/{stem}.png" for stem in stems],
+            "source": [f"synthetic/subject_{s:05d}" for s in subjects],
+        }
+    )
+    table = frame.assign(
+        image_bytes=pd.Series(image_bytes, dtype=object),
+        mask_bytes=pd.Series(mask_bytes, dtype=object),
+    )
+    target = out / PARQUET_NAME
+    tmp = out / f".{PARQUET_NAME}.tmp"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, target)
+    return frame

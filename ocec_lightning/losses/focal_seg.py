@@ -1,0 +1,82 @@
+"""Multiclass focal loss for segmentation (loss=focal_seg), Lin et al. per pixel:
+``−α_t · (1 − p_t)^γ · log p_t``, averaged over non-ignored pixels.
+
+``alpha`` is a per-class weight list, or ``inverse`` / ``median_frequency`` derived
+from the train split's class frequencies exactly as for loss=ce (see seg_ce.py). The
+mean divides by the pixel count, not by the summed alphas (Lin et al. normalise by the
+number of anchors), so alpha rescales the loss as well as re-balancing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Real
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.losses.seg_ce import (
+    WeightSpec,
+    check_ignore_index,
+    check_num_classes,
+    resolve_class_weights,
+)
+
+__all__ = ["FocalSegLoss"]
+
+
+class FocalSegLoss(nn.Module):
+    """Focal loss over softmax classes with ``ignore_index`` pixels excluded."""
+
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        alpha: WeightSpec = None,
+        ignore_index: int | None = 255,
+        num_classes: int | None = None,
+        class_frequencies: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(gamma, Real) or isinstance(gamma, bool) or float(gamma) < 0:
+            raise ConfigError("loss.gamma", gamma, "a number >= 0 (0 = cross-entropy)")
+        self.gamma = float(gamma)
+        self.ignore_index = check_ignore_index(ignore_index)
+        self.num_classes = check_num_classes(num_classes)
+        self.mode = alpha if isinstance(alpha, str) else None
+        weights, self.needs_class_frequencies = resolve_class_weights(
+            alpha, num_classes, class_frequencies, key="loss.alpha"
+        )
+        self.register_buffer("alpha", weights, persistent=False)
+
+    def set_class_frequencies(self, frequencies: Sequence[float]) -> None:
+        """Fill in frequency-based alphas (no-op when alpha is not frequency-based)."""
+        if self.mode is None:
+            return
+        weights, _ = resolve_class_weights(self.mode, self.num_classes, frequencies, "loss.alpha")
+        self.alpha = weights
+        self.needs_class_frequencies = False
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        if self.needs_class_frequencies:
+            raise ConfigError(
+                "loss.class_frequencies",
+                None,
+                f"class pixel frequencies of the train split (alpha={self.mode}); "
+                "call set_class_frequencies() or pass class_frequencies",
+            )
+        target = target.long()
+        valid = (
+            torch.ones_like(target, dtype=torch.bool)
+            if self.ignore_index is None
+            else target != self.ignore_index
+        )
+        safe = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
+        log_p = F.log_softmax(logits.float(), dim=1).gather(1, safe).squeeze(1)
+        loss = -((1.0 - log_p.exp()).pow(self.gamma)) * log_p
+        if self.alpha is not None:
+            loss = loss * self.alpha.to(loss.device)[safe.squeeze(1)]
+        loss = loss * valid
+        # clamp: an all-ignored batch gives 0 instead of 0/0.
+        return loss.sum() / valid.sum().clamp_min(1)

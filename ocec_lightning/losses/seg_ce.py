@@ -1,0 +1,193 @@
+"""Pixel-wise cross-entropy for segmentation (loss=ce), and the class-weight rules the
+other segmentation losses share.
+
+Inputs: logits ``[B, C, H, W]`` and an int64 target ``[B, H, W]``; pixels equal to
+``ignore_index`` count nowhere. Class weights are ``null``, an explicit list, or derived
+from the class pixel frequencies of the train split:
+- ``median_frequency`` (Eigen & Fergus): ``w_c = median(f) / f_c``, median over the
+  classes present (``f_c > 0``); with an even count it is the mean of the two middle values;
+- ``inverse``: ``w_c = 1 / f_c``, scaled so the present classes average 1.
+Classes absent from the train split (``f_c = 0``) get weight 0: there is no data to
+balance, and an infinite weight would blow up on the first mislabelled pixel.
+
+The frequencies come from the data, so the training code fills them in, the way
+``pos_weight: auto`` is resolved for classification: before instantiation
+(``config_needs_class_frequencies(cfg)`` then set ``cfg.class_frequencies``) or after
+(``loss.needs_class_frequencies`` then ``loss.set_class_frequencies(freqs)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Real
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ocec_lightning.errors import ConfigError
+
+__all__ = [
+    "FREQUENCY_MODES",
+    "SegCrossEntropy",
+    "check_ignore_index",
+    "check_num_classes",
+    "config_needs_class_frequencies",
+    "resolve_class_weights",
+    "weights_from_frequencies",
+]
+
+FREQUENCY_MODES: tuple[str, ...] = ("inverse", "median_frequency")
+# Stands in for "no ignore index": class ids are never negative.
+_NO_IGNORE = -100
+
+WeightSpec = str | Sequence[float] | None
+
+
+def weights_from_frequencies(frequencies: Sequence[float] | Tensor, mode: str) -> Tensor:
+    """Per-class weights ``[C]`` (float32) from class pixel frequencies (counts or
+    fractions; the result does not depend on their scale) with ``mode`` in
+    ``FREQUENCY_MODES``. Absent classes (frequency 0) get weight 0."""
+    if mode not in FREQUENCY_MODES:
+        raise ConfigError("loss.class_weights", mode, f"one of {', '.join(FREQUENCY_MODES)}")
+    if isinstance(frequencies, Tensor):
+        freq = frequencies.detach().cpu().to(torch.float64).flatten()
+    else:
+        freq = torch.as_tensor([float(f) for f in frequencies], dtype=torch.float64)
+    shown = [round(float(f), 6) for f in freq]
+    if freq.numel() == 0 or not torch.isfinite(freq).all() or (freq < 0).any():
+        raise ConfigError("loss.class_frequencies", shown, "finite, non-negative, one per class")
+    present = freq > 0
+    if not present.any():
+        raise ConfigError("loss.class_frequencies", shown, "at least one class > 0")
+    freq = freq / freq.sum()
+    safe = torch.where(present, freq, torch.ones_like(freq))  # avoids 1/0 before masking
+    if mode == "median_frequency":
+        weights = freq[present].quantile(0.5) / safe
+    else:
+        weights = 1.0 / safe
+        weights = weights / weights[present].mean()
+    return torch.where(present, weights, torch.zeros_like(weights)).float()
+
+
+def check_num_classes(num_classes: int | None) -> int | None:
+    """``loss.num_classes`` validated (``None`` allowed: lengths are then not checked)."""
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ConfigError("loss.num_classes", num_classes, "an integer >= 1 (task.num_classes)")
+    return num_classes
+
+
+def resolve_class_weights(
+    spec: WeightSpec,
+    num_classes: int | None,
+    class_frequencies: Sequence[float] | None = None,
+    key: str = "loss.class_weights",
+) -> tuple[Tensor | None, bool]:
+    """``(weights or None, still_needs_frequencies)`` for a weight spec: ``None``, a
+    list of per-class weights, or a mode of ``FREQUENCY_MODES``."""
+    if spec is None:
+        return None, False
+    expected = f"null, {', '.join(FREQUENCY_MODES)} or a list of {num_classes or 'C'} weights >= 0"
+    if isinstance(spec, str):
+        if spec not in FREQUENCY_MODES:
+            raise ConfigError(key, spec, expected)
+        if class_frequencies is None:
+            return None, True
+        weights = weights_from_frequencies(class_frequencies, spec)
+    else:
+        try:
+            values = [float(v) for v in spec]
+        except (TypeError, ValueError):
+            raise ConfigError(key, spec, expected) from None
+        if not values or any(v < 0 or v != v for v in values) or not any(values):
+            raise ConfigError(key, spec, expected)
+        weights = torch.tensor(values, dtype=torch.float32)
+    if num_classes is not None and weights.numel() != num_classes:
+        raise ConfigError(key, spec if not isinstance(spec, str) else class_frequencies, expected)
+    return weights, False
+
+
+def config_needs_class_frequencies(loss_cfg: Mapping) -> bool:
+    """Whether a loss config asks for frequency-based weights not yet filled in
+    (``class_weights`` or focal ``alpha`` in ``FREQUENCY_MODES``)."""
+    wants = any(loss_cfg.get(k) in FREQUENCY_MODES for k in ("class_weights", "alpha"))
+    return bool(wants and loss_cfg.get("class_frequencies") is None)
+
+
+def check_ignore_index(ignore_index: int | None) -> int | None:
+    """``loss.ignore_index`` validated: an integer, or ``None`` for "no ignored pixels"."""
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, int)
+    ):
+        raise ConfigError("loss.ignore_index", ignore_index, "an integer (e.g. 255) or null")
+    return ignore_index
+
+
+class SegCrossEntropy(nn.Module):
+    """Cross-entropy over pixels with optional class weights and label smoothing.
+
+    The mean runs over non-ignored pixels, each weighted by its target class's weight
+    (PyTorch's ``reduction="mean"``), but a batch whose pixels are all ignored gives 0
+    instead of NaN.
+    """
+
+    def __init__(
+        self,
+        class_weights: WeightSpec = None,
+        label_smoothing: float = 0.0,
+        ignore_index: int | None = 255,
+        num_classes: int | None = None,
+        class_frequencies: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(label_smoothing, Real) or not 0 <= float(label_smoothing) < 1:
+            raise ConfigError("loss.label_smoothing", label_smoothing, "a number in [0, 1)")
+        self.label_smoothing = float(label_smoothing)
+        checked = check_ignore_index(ignore_index)
+        self.ignore_index = _NO_IGNORE if checked is None else checked
+        self.num_classes = check_num_classes(num_classes)
+        self.mode = class_weights if isinstance(class_weights, str) else None
+        weights, self.needs_class_frequencies = resolve_class_weights(
+            class_weights, self.num_classes, class_frequencies
+        )
+        # Not persistent: like pos_weight, a resumed run recomputes it from the data.
+        self.register_buffer("class_weight", weights, persistent=False)
+
+    def set_class_frequencies(self, frequencies: Sequence[float]) -> None:
+        """Fill in frequency-based weights (no-op when the weights are not frequency-based)."""
+        if self.mode is None:
+            return
+        weights, _ = resolve_class_weights(self.mode, self.num_classes, frequencies)
+        self.class_weight = weights  # forward moves it to the logits' device
+        self.needs_class_frequencies = False
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        if self.needs_class_frequencies:
+            raise ConfigError(
+                "loss.class_frequencies",
+                None,
+                f"class pixel frequencies of the train split (class_weights={self.mode}); "
+                "call set_class_frequencies() or pass class_frequencies",
+            )
+        target = target.long()
+        if self.class_weight is not None and self.class_weight.device != logits.device:
+            self.class_weight = self.class_weight.to(logits.device)
+        total = F.cross_entropy(
+            logits,
+            target,
+            weight=self.class_weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            reduction="sum",
+        )
+        valid = target != self.ignore_index
+        if self.class_weight is None:
+            denom = valid.sum().to(total.dtype)
+        else:
+            # PyTorch's weighted mean divides by the summed weights of the target classes.
+            safe = torch.where(valid, target, torch.zeros_like(target))
+            denom = (self.class_weight[safe] * valid).sum().to(total.dtype)
+        # clamp: all pixels ignored (or all of zero-weight classes) -> 0 / tiny = 0, no NaN.
+        return total / denom.clamp_min(torch.finfo(total.dtype).tiny)
