@@ -91,3 +91,22 @@ def test_eval_rejects_a_file_that_is_not_an_ocec_checkpoint(make_cfg, tmp_path: 
     )
     with pytest.raises(DataError, match="was not written by ocec-train"):
         run_evaluation(cfg)
+
+
+def test_gradient_accumulation_counts_optimizer_steps(make_cfg) -> None:
+    result = run_training(
+        make_cfg(
+            [
+                "trainer.max_epochs=2",
+                "trainer.limit_train_batches=4",
+                "trainer.accumulate_grad_batches=2",
+                "trainer.num_sanity_val_steps=0",
+                "scheduler=cosine",
+                "test=false",
+            ]
+        )
+    )
+    ckpt = _load(result.last_checkpoint)
+    assert ckpt["global_step"] == 4  # 2 epochs × 4 batches / 2
+    schedule = ckpt["lr_schedulers"][0]
+    assert schedule["step_count"] == 4

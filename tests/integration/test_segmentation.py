@@ -80,3 +80,9 @@ def test_class_weights_from_the_train_split(make_cfg) -> None:
     frequencies = np.asarray(cfg.loss.class_frequencies)
     assert len(frequencies) == 11 and frequencies.sum() == pytest.approx(1.0, abs=1e-6)
     assert frequencies[0] > frequencies[4]  # background outweighs an eye
+
+
+@pytest.mark.parametrize("aug", ["none", "conservative", "balanced", "aggressive", "激进"])
+def test_every_aug_preset_runs_a_segmentation_step(aug: str, make_cfg) -> None:
+    result = run_training(make_cfg(["task=segmentation", f"aug={aug}", "debug=fdr"]))
+    assert 0.0 <= result.test_metrics["test/fscore"] <= 1.0
