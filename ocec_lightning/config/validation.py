@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from ocec_lightning.config.instantiate import instantiate
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.errors import ConfigError, OCECError
+from ocec_lightning.losses.seg_ce import config_needs_class_frequencies
 
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true")
 
@@ -216,9 +218,71 @@ def check_data(cfg: DictConfig) -> None:
     _in_range(cfg, "callbacks.early_stopping.patience", 0, 1e6)
 
 
-def check_model(cfg: DictConfig) -> None:
-    """Build the model once: its constructor rejects impossible architectures."""
-    instantiate(cfg.model, "model")
+def _dummy_targets(cfg: DictConfig, height: int, width: int) -> torch.Tensor:
+    if str(cfg.task.name) == "segmentation":
+        return torch.zeros(2, height, width, dtype=torch.long)
+    return torch.tensor([0.0, 1.0])
+
+
+def check_model_and_loss(cfg: DictConfig) -> None:
+    """Build the model (its constructor rejects impossible architectures), then run two
+    blank images through it and the loss: a model or loss written for the other task
+    fails here, before any data is read, instead of deep inside the first step."""
+    task = str(cfg.task.name)
+    model_cfg = _resolved(cfg, "model", _DEFAULT_MODEL[task])
+    model = instantiate(model_cfg, "model")
+    height, width = (int(v) for v in cfg.data.image_size)
+    images = torch.zeros(2, int(cfg.model.get("in_channels", 3)), height, width)
+    model.eval()
+    with torch.no_grad():
+        logits = model(images)
+    expected = (2, int(cfg.task.num_classes), height, width) if task == "segmentation" else (2,)
+    if tuple(logits.shape) != expected:
+        raise ConfigError(
+            "model",
+            cfg.model.get("_target_"),
+            f"a model whose output for task={task} has shape {list(expected)} for 2 images "
+            f"(this one gives {list(logits.shape)}); e.g. model={_DEFAULT_MODEL[task]}",
+        )
+    loss_cfg = _resolved(cfg, "loss", _DEFAULT_LOSS[task])
+    if loss_cfg.get("pos_weight") == "auto":
+        loss_cfg["pos_weight"] = 1.0  # placeholders for values the training data provides
+    if config_needs_class_frequencies(loss_cfg):
+        loss_cfg["class_frequencies"] = [1.0] * int(cfg.task.num_classes)
+    loss = instantiate(loss_cfg, "loss")
+    try:
+        value = loss(logits, _dummy_targets(cfg, height, width))
+    except OCECError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure means "wrong loss for this task"
+        raise ConfigError(
+            "loss",
+            loss_cfg.get("_target_"),
+            f"a loss for task={task}, e.g. loss={_DEFAULT_LOSS[task]} "
+            f"(this one fails on the task's outputs: {' '.join(str(err).split())[:160]})",
+        ) from None
+    if value.ndim != 0:
+        raise ConfigError("loss", loss_cfg.get("_target_"), "a loss returning a scalar")
+
+
+def _resolved(cfg: DictConfig, group: str, default: str) -> dict[str, Any]:
+    """The group's config as a plain dict; a reference to a key this task lacks (e.g.
+    ${task.num_classes} under task=classification) means the option is for another task."""
+    try:
+        node = OmegaConf.to_container(cfg[group], resolve=True)
+    except InterpolationResolutionError as err:
+        raise ConfigError(
+            group,
+            cfg[group].get("_target_"),
+            f"an option for task={cfg.task.name} (it needs {err.msg.split(chr(10))[0]}); "
+            f"e.g. {group}={default}",
+        ) from None
+    assert isinstance(node, dict)
+    return node
+
+
+_DEFAULT_MODEL = {"classification": "ocec", "segmentation": "microsegformer"}
+_DEFAULT_LOSS = {"classification": "bce", "segmentation": "ce_dice"}
 
 
 CHECKS: tuple[Callable[[DictConfig], None], ...] = (
@@ -228,7 +292,7 @@ CHECKS: tuple[Callable[[DictConfig], None], ...] = (
     check_scheduler,
     check_loss,
     check_data,
-    check_model,
+    check_model_and_loss,
 )
 
 

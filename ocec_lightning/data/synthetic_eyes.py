@@ -17,13 +17,12 @@ The drawing itself lives in ``synthetic_eyes_render``.
 
 from __future__ import annotations
 
-import math
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from ocec_lightning.data.synthetic_common import check_int, check_render_args, render_in_chunks
 from ocec_lightning.data.synthetic_eyes_render import SubjectTraits, draw_eye, sample_subject
 from ocec_lightning.errors import ConfigError
 
@@ -79,11 +78,6 @@ def subject_traits(seed: int, subject: int) -> SubjectTraits:
     return sample_subject(np.random.default_rng([seed, SUBJECT_SALT, subject]))
 
 
-def _check_int(key: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-
-
 def _validate(
     seed: int,
     height: int,
@@ -92,10 +86,7 @@ def _validate(
     threshold: float,
     samples_per_subject: int,
 ) -> None:
-    _check_int("seed", seed, 0)
-    _check_int("height", height, 8)
-    _check_int("width", width, 8)
-    _check_int("samples_per_subject", samples_per_subject, 1)
+    check_render_args(seed, height, width, samples_per_subject, min_size=8)
     if not 0.0 <= float(open_ratio) <= 1.0:
         raise ConfigError("open_ratio", open_ratio, "a probability in [0, 1]")
     if not 0.05 <= float(threshold) <= 0.95:
@@ -103,8 +94,8 @@ def _validate(
 
 
 def _render(
-    seed: int,
     index: int,
+    seed: int,
     height: int,
     width: int,
     open_ratio: float,
@@ -133,21 +124,8 @@ def render_eye(
     The label is ``openness > threshold``.
     """
     _validate(seed, height, width, open_ratio, threshold, samples_per_subject)
-    _check_int("index", index, 0)
-    return _render(seed, int(index), height, width, open_ratio, threshold, samples_per_subject)
-
-
-def _render_range(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render indices ``start..start+n-1`` (top-level so a process pool can pickle it)."""
-    start, n, seed, height, width, open_ratio, threshold, sps = args
-    images = np.empty((n, height, width, 3), dtype=np.uint8)
-    openness = np.empty(n, dtype=np.float32)
-    subjects = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        images[k], openness[k], subjects[k] = _render(
-            seed, start + k, height, width, open_ratio, threshold, sps
-        )
-    return images, openness, subjects
+    check_int("index", index, 0)
+    return _render(int(index), seed, height, width, open_ratio, threshold, samples_per_subject)
 
 
 def generate_eyes(
@@ -164,21 +142,10 @@ def generate_eyes(
 ) -> SyntheticEyes:
     """Generate crops ``start..start+n-1``; any ``workers`` count gives identical output."""
     _validate(seed, height, width, open_ratio, threshold, samples_per_subject)
-    _check_int("n", n, 0)
-    _check_int("start", start, 0)
-    _check_int("workers", workers, 1)
-    n, start, workers = int(n), int(start), min(int(workers), max(1, n // _MIN_PER_WORKER))
     common = (int(seed), height, width, float(open_ratio), float(threshold), samples_per_subject)
-    if workers == 1:
-        images, openness, subjects = _render_range((start, n, *common))
-    else:
-        # A few chunks per worker balance the load; results come back in order.
-        size = math.ceil(n / (workers * 4))
-        jobs = [(s, min(size, start + n - s), *common) for s in range(start, start + n, size)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_render_range, jobs))
-        images = np.concatenate([p[0] for p in parts])
-        openness = np.concatenate([p[1] for p in parts])
-        subjects = np.concatenate([p[2] for p in parts])
+    outputs = [((height, width, 3), np.uint8), ((), np.float32), ((), np.int64)]
+    images, openness, subjects = render_in_chunks(
+        _render, n, start, workers, _MIN_PER_WORKER, common, outputs
+    )
     labels = (openness > threshold).astype(np.int64)
     return SyntheticEyes(images=images, labels=labels, openness=openness, subjects=subjects)

@@ -18,8 +18,9 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
+
+from ocec_lightning.data import synthetic_raster as raster
 
 # Supersampling factor: 2 gives clean antialiased lid lines and lashes at ~4x the
 # pixel work, which still fits the per-crop time budget.
@@ -77,25 +78,16 @@ class SubjectTraits:
 
 def sample_subject(rng: np.random.Generator) -> SubjectTraits:
     """Draw one subject's traits; the draw order is fixed so traits are reproducible."""
-    tone = rng.random() * (len(_SKIN_ANCHORS) - 1)
-    lo = int(tone)
-    hi = min(lo + 1, len(_SKIN_ANCHORS) - 1)
-    skin = _SKIN_ANCHORS[lo] + (_SKIN_ANCHORS[hi] - _SKIN_ANCHORS[lo]) * (tone - lo)
-    skin = skin * rng.uniform(0.93, 1.07, 3)
+    skin = raster.blend_anchors(rng, _SKIN_ANCHORS) * rng.uniform(0.93, 1.07, 3)
     iris = _IRIS_PALETTE[rng.choice(len(_IRIS_PALETTE), p=_IRIS_PROBS)] * rng.uniform(0.8, 1.2, 3)
     sclera = np.array([235.0, 226.0, 220.0]) * rng.uniform(0.82, 1.0) * rng.uniform(0.97, 1.03, 3)
     hair = _HAIR_PALETTE[rng.choice(len(_HAIR_PALETTE), p=_HAIR_PROBS)] * rng.uniform(0.8, 1.2)
     rim_top = rng.random() < 0.5
-
-    def rgb(c: np.ndarray) -> tuple[float, float, float]:
-        c = np.clip(c, 0.0, 255.0)
-        return (float(c[0]), float(c[1]), float(c[2]))
-
     return SubjectTraits(
-        skin=rgb(skin),
-        iris=rgb(iris),
-        sclera=rgb(sclera),
-        hair=rgb(hair),
+        skin=raster.rgb_tuple(skin),
+        iris=raster.rgb_tuple(iris),
+        sclera=raster.rgb_tuple(sclera),
+        hair=raster.rgb_tuple(hair),
         eye_width=rng.uniform(0.27, 0.36),
         lid_up=rng.uniform(0.42, 0.62),
         lid_lo=rng.uniform(0.16, 0.30),
@@ -126,30 +118,9 @@ def sample_subject(rng: np.random.Generator) -> SubjectTraits:
 
 
 @lru_cache(maxsize=16)
-def _grid(height: int, width: int, ss: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre coordinates of the supersampled canvas, in output-pixel units."""
-    ys = (np.arange(height * ss, dtype=np.float32) + 0.5) / ss
-    xs = (np.arange(width * ss, dtype=np.float32) + 0.5) / ss
-    yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    yy.flags.writeable = False
-    xx.flags.writeable = False
-    return yy, xx
-
-
-@lru_cache(maxsize=16)
 def _upsample_mats(h_lo: int, w_lo: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear interpolation matrices so a low-res field upsamples with two matmuls."""
-
-    def mat(n_lo: int, n: int) -> np.ndarray:
-        pos = (np.arange(n, dtype=np.float64) + 0.5) / n * (n_lo - 1)
-        i0 = np.clip(np.floor(pos).astype(int), 0, n_lo - 2)
-        frac = pos - i0
-        m = np.zeros((n, n_lo), dtype=np.float32)
-        m[np.arange(n), i0] = 1.0 - frac
-        m[np.arange(n), i0 + 1] = frac
-        return m
-
-    return mat(h_lo, h), mat(w_lo, w).T.copy()
+    return raster.interp_matrix(h_lo, h), raster.interp_matrix(w_lo, w).T.copy()
 
 
 def _cover(dist: np.ndarray, px: float) -> np.ndarray:
@@ -175,36 +146,12 @@ def _gauss_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def _gauss_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard normal float32 noise by Box-Muller: about 2x faster than
-    ``rng.standard_normal`` here, since uniforms are cheap and both outputs are used."""
-    n = math.prod(shape)
-    u1 = rng.random((n + 1) // 2, dtype=np.float32)
-    u2 = rng.random((n + 1) // 2, dtype=np.float32) * np.float32(2 * math.pi)
-    rad = np.sqrt(-2.0 * np.log1p(-u1))  # 1 - u1 lies in (0, 1]: no log(0)
-    return np.concatenate([rad * np.cos(u2), rad * np.sin(u2)])[:n].reshape(shape)
-
-
-def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """JPEG encode/decode round trip of an HxWx3 RGB uint8 image."""
-    # OpenCV's codec is ~4x faster than PIL's for tiny images; it expects BGR order.
-    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:  # pragma: no cover - encoding a valid uint8 image does not fail
-        return img
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-
-
-def _col(rgb: tuple[float, float, float] | np.ndarray) -> np.ndarray:
-    """An RGB colour shaped (3, 1, 1) to broadcast against channel-first images."""
-    return np.asarray(rgb, dtype=np.float32).reshape(3, 1, 1)
-
-
 def draw_eye(
     rng: np.random.Generator, t: SubjectTraits, openness: float, height: int, width: int
 ) -> np.ndarray:
     """Render one HxWx3 uint8 RGB crop of subject ``t`` with the given eyelid openness."""
     ss = SUPERSAMPLE
-    yy, xx = _grid(height, width, ss)
+    yy, xx = raster.pixel_grid(height, width, ss)
     o = float(openness)
 
     # -- per-crop pose and camera draws (fixed order => reproducible per (seed, index))
@@ -229,7 +176,7 @@ def draw_eye(
 
     # Images are channel-first while drawing: broadcasting a 2-D field over a trailing
     # channel axis of size 3 is several times slower in numpy.
-    iris_rgb, skin_rgb = _col(t.iris), _col(t.skin)
+    iris_rgb, skin_rgb = raster.chw(t.iris), raster.chw(t.skin)
     pupil_rgb = np.full((3, 1, 1), 14.0, dtype=np.float32)
     if ir:
         # Under near-IR irises look light grey, skin bright and even; a coaxial source
@@ -248,8 +195,7 @@ def draw_eye(
         u = -u
     px = 1.0 / (a * ss)  # one canvas pixel in eye units
 
-    e = np.maximum(1.0 - u * u, 0.0)
-    se = np.sqrt(e)
+    e, se = raster.lens_profile(u)
     prof_up = (se + t.mix_up * (e - se)) * (1.0 + t.skew_up * u)
     prof_lo = (se + t.mix_lo * (e - se)) * (1.0 - t.skew_lo * u)
     y_c = t.close_curve * e + t.tilt * u  # where the lids meet when closed
@@ -283,7 +229,7 @@ def draw_eye(
         shadow = (0.8 + 0.2 * se[b]) * (1.0 - t.lid_shadow * np.exp(-lid_gap / 0.12))
         wi = a_iris * (1.0 - a_pupil)
         inner = (
-            (1.0 - a_iris) * _col(t.sclera) + (wi * rad) * iris_rgb + a_pupil * pupil_rgb
+            (1.0 - a_iris) * raster.chw(t.sclera) + (wi * rad) * iris_rgb + a_pupil * pupil_rgb
         ) * shadow
         if spec:
             sd = np.sqrt((ub - gx - spec_dx * ri) ** 2 + (vb - gy - spec_dy * ri) ** 2)
@@ -313,7 +259,7 @@ def draw_eye(
         hairs = 0.85 + 0.15 * np.cos(30.0 * u + 12.0 * v)
         bgate = np.clip((1.4 - np.abs(u - 0.1)) * 3.0, 0.0, 1.0)
         dark = np.maximum(dark, t.brow_dark * band * hairs * bgate)
-    img += (_col(t.hair) * 0.6 - img) * dark
+    img += (raster.chw(t.hair) * 0.6 - img) * dark
 
     if t.glasses:
         rim = 0.8 * np.exp(-(((v - t.rim_v - 0.15 * u * u) / 0.05) ** 2))
@@ -342,7 +288,7 @@ def draw_eye(
     if blur > 0:
         img = _gauss_blur(img, blur)
     # An IR image is still one channel here, so its noise is shared by R, G and B.
-    img = img + _gauss_noise(rng, (img.shape[0], height, width)) * np.float32(noise_sigma)
+    img = img + raster.normal_noise(rng, (img.shape[0], height, width)) * np.float32(noise_sigma)
     out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     out = np.ascontiguousarray(np.broadcast_to(out, (3, height, width)).transpose(1, 2, 0))
-    return _jpeg(out, jpeg_q) if jpeg_q else out
+    return raster.jpeg_roundtrip(out, jpeg_q) if jpeg_q else out

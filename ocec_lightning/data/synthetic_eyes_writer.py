@@ -20,11 +20,18 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ocec_lightning.data.synthetic_common import SPLITS as SPLITS  # re-exported
+from ocec_lightning.data.synthetic_common import (
+    assign_subject_splits,
+    check_int,
+    check_ratios,
+    subject_count,
+    subject_sources,
+)
 from ocec_lightning.data.synthetic_eyes import generate_eyes
 from ocec_lightning.errors import ConfigError
 
 OCEC_COLUMNS = ["split", "label", "class_id", "image_path", "source"]
-SPLITS = ("train", "val", "test")
 # Fixed by the generator's defaults: the writer exposes no knob for them so the written
 # "source" groups always match the generator's subjects.
 SAMPLES_PER_SUBJECT = 25
@@ -34,33 +41,10 @@ _SPLIT_SALT = 2_000_003
 _PART_RE = re.compile(r"part-(\d{5})\.parquet")
 
 
-def _split_counts(n_subjects: int, ratios: tuple[float, float, float]) -> list[int]:
-    """Subjects per split by largest remainder; every split with ratio > 0 gets at least
-    one subject when there are enough subjects, so val/test are never silently empty."""
-    raw = np.asarray(ratios, dtype=np.float64) * n_subjects
-    counts = np.floor(raw).astype(int)
-    for i in np.argsort(-(raw - counts), kind="stable")[: n_subjects - counts.sum()]:
-        counts[i] += 1
-    for i in range(len(counts)):
-        if ratios[i] > 0 and counts[i] == 0 and counts.max() > 1:
-            counts[int(np.argmax(counts))] -= 1
-            counts[i] = 1
-    return counts.tolist()
-
-
 def subject_splits(n_subjects: int, seed: int, ratios: tuple[float, float, float]) -> np.ndarray:
-    """Split name for each subject ``0..n_subjects-1``, deterministic from ``seed``.
-
-    Subjects are ranked by a per-seed random key (a stream prefix, so the key of a
-    subject does not change with ``n_subjects``) and the ranking is cut by the ratios.
-    """
-    keys = np.random.default_rng([seed, _SPLIT_SALT]).random(n_subjects)
-    order = np.argsort(keys, kind="stable")
-    names = np.empty(n_subjects, dtype=object)
-    bounds = np.cumsum([0, *_split_counts(n_subjects, ratios)])
-    for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
-        names[order[lo:hi]] = name
-    return names
+    """Split name for each subject ``0..n_subjects-1``, deterministic from ``seed``
+    (see ``synthetic_common.assign_subject_splits``)."""
+    return assign_subject_splits(n_subjects, seed, ratios, _SPLIT_SALT)
 
 
 def _png(img: np.ndarray) -> bytes:
@@ -75,14 +59,10 @@ def _validate(
 ) -> bool:
     """Check arguments; returns True when ``out`` is a single parquet file."""
     for key, value in (("n", n), ("shards", shards), ("workers", workers)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(key, value, "an integer >= 1")
+        check_int(key, value, 1)
     if shards > n:
         raise ConfigError("shards", shards, f"at most n = {n} so no shard is empty")
-    if len(ratios) != 3 or any(not 0.0 <= float(r) <= 1.0 for r in ratios):
-        raise ConfigError("ratios", ratios, "three fractions (train, val, test) in [0, 1]")
-    if abs(sum(float(r) for r in ratios) - 1.0) > 1e-6:
-        raise ConfigError("ratios", ratios, "fractions that sum to 1 (within 1e-6)")
+    check_ratios(ratios)
     single = out.suffix == ".parquet"
     if single and shards != 1:
         raise ConfigError(
@@ -120,8 +100,7 @@ def write_synthetic_eyes(
     single = _validate(out, n, shards, ratios, workers)
     root = out.parent if single else out
     root.mkdir(parents=True, exist_ok=True)
-    n_subjects = (n - 1) // SAMPLES_PER_SUBJECT + 1
-    split_of = subject_splits(n_subjects, seed, ratios)
+    split_of = subject_splits(subject_count(n, SAMPLES_PER_SUBJECT), seed, ratios)
 
     frames = []
     # Generate shard by shard so memory stays bounded by one shard's images.
@@ -148,7 +127,7 @@ def write_synthetic_eyes(
                 "label": pd.Series(labels, dtype=object),
                 "class_id": batch.labels.astype(np.int64),
                 "image_path": paths,
-                "source": [f"synthetic/subject_{s:05d}" for s in batch.subjects],
+                "source": subject_sources(batch.subjects),
             }
         )
         pngs = [_png(img) for img in batch.images]

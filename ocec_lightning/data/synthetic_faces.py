@@ -23,12 +23,12 @@ the same face. The drawing lives in ``synthetic_faces_render``.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from ocec_lightning.data.synthetic_common import check_int, check_render_args, render_in_chunks
 from ocec_lightning.data.synthetic_faces_render import (
     BALD,
     FACE_CLASSES,
@@ -41,7 +41,7 @@ from ocec_lightning.data.synthetic_faces_render import (
     SubjectTraits,
     draw_face,
 )
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.data.synthetic_raster import blend_anchors, rgb_tuple
 
 __all__ = [
     "FACE_CLASSES",
@@ -112,22 +112,10 @@ class SyntheticFaces:
     subjects: np.ndarray  # int64 [n], index // samples_per_subject
 
 
-def _rgb(c: np.ndarray) -> tuple[float, float, float]:
-    c = np.clip(c, 0.0, 255.0)
-    return (float(c[0]), float(c[1]), float(c[2]))
-
-
-def _skin_tone(rng: np.random.Generator) -> np.ndarray:
-    tone = rng.random() * (len(_SKIN_ANCHORS) - 1)
-    lo = int(tone)
-    hi = min(lo + 1, len(_SKIN_ANCHORS) - 1)
-    return _SKIN_ANCHORS[lo] + (_SKIN_ANCHORS[hi] - _SKIN_ANCHORS[lo]) * (tone - lo)
-
-
 def sample_subject(rng: np.random.Generator) -> SubjectTraits:
     """Draw one subject's traits; the draw order is fixed so traits are reproducible."""
     u = rng.uniform
-    skin = _skin_tone(rng) * u(0.94, 1.06, 3)
+    skin = blend_anchors(rng, _SKIN_ANCHORS) * u(0.94, 1.06, 3)
     lip = skin * np.array([0.84, 0.56, 0.58]) * u(0.88, 1.08)
     if rng.random() < 0.12:
         lip = _LIPSTICKS[rng.integers(len(_LIPSTICKS))] * u(0.85, 1.1)
@@ -151,12 +139,12 @@ def sample_subject(rng: np.random.Generator) -> SubjectTraits:
     hair_cut = {BALD: 0.0, SHORT: u(-0.4, 0.15), MEDIUM: u(0.5, 1.1), LONG: u(0.3, 0.8)}[style]
     wide = style in (MEDIUM, LONG)
     return SubjectTraits(
-        skin=_rgb(skin),
-        lip=_rgb(lip),
-        hair=_rgb(hair),
-        brow=_rgb(brow),
-        iris=_rgb(iris),
-        sclera=_rgb(sclera),
+        skin=rgb_tuple(skin),
+        lip=rgb_tuple(lip),
+        hair=rgb_tuple(hair),
+        brow=rgb_tuple(brow),
+        iris=rgb_tuple(iris),
+        sclera=rgb_tuple(sclera),
         aspect=u(1.2, 1.42),
         jaw=u(0.1, 0.35),
         eye_x=u(0.34, 0.42),
@@ -196,7 +184,7 @@ def _random_colour(rng: np.random.Generator) -> np.ndarray:
     """Clutter colour: sometimes skin-like or hair-like so colour alone is not enough."""
     kind = rng.random()
     if kind < 0.2:
-        return _skin_tone(rng) * rng.uniform(0.8, 1.1, 3)
+        return blend_anchors(rng, _SKIN_ANCHORS) * rng.uniform(0.8, 1.1, 3)
     if kind < 0.35:
         return _HAIR_PALETTE[rng.integers(len(_HAIR_PALETTE))] * rng.uniform(0.7, 1.2)
     return rng.uniform(0.0, 255.0, 3)
@@ -214,8 +202,8 @@ def _sample_clutter(rng: np.random.Generator) -> Clutter:
         rx=rx,
         ry=ry,
         angle=u(0.0, math.pi),
-        colour=_rgb(_random_colour(rng)),
-        colour2=_rgb(_random_colour(rng)),
+        colour=rgb_tuple(_random_colour(rng)),
+        colour2=rgb_tuple(_random_colour(rng)),
         pattern=int(rng.integers(4)),
         freq=u(2.0, 14.0),
         alpha=u(0.6, 1.0),
@@ -245,19 +233,19 @@ def sample_scene(rng: np.random.Generator) -> Scene:
     smile = u(-0.02, 0.06)
     teeth = u(0.2, 0.5) if rng.random() < 0.6 else 0.0
     hairline_shift, hair_wave, hair_phase = u(-0.05, 0.05), u(0.0, 1.0), u(0.0, 2 * math.pi)
-    skin_jitter = _rgb(u(0.95, 1.05, 3))
+    skin_jitter = rgb_tuple(u(0.95, 1.05, 3))
     side_light, brightness = u(-1.0, 1.0), u(0.65, 1.2)
     light_grad, light_dir = u(0.0, 0.6), u(0.0, 2 * math.pi)
-    cast, contrast = _rgb(u(0.94, 1.06, 3)), u(0.75, 1.15)
-    bg0, bg1 = _rgb(_random_colour(rng)), _rgb(_random_colour(rng))
+    cast, contrast = rgb_tuple(u(0.94, 1.06, 3)), u(0.75, 1.15)
+    bg0, bg1 = rgb_tuple(_random_colour(rng)), rgb_tuple(_random_colour(rng))
     bg_dir, bg_tex = u(0.0, 2 * math.pi), u(0.0, 0.5)
     clutter = tuple(_sample_clutter(rng) for _ in range(int(rng.integers(0, 7))))
-    clothes = _rgb(_random_colour(rng))
+    clothes = rgb_tuple(_random_colour(rng))
     neck_w, body_top, body_rx = u(0.45, 0.62), u(0.05, 0.5), u(1.6, 2.6)
     occluder = None
     if rng.random() < 0.07:
-        colour = _skin_tone(rng) if rng.random() < 0.5 else _random_colour(rng)
-        occluder = (u(-0.6, 0.6), u(0.0, 1.0), u(0.15, 0.4), u(0.15, 0.4), _rgb(colour))
+        colour = blend_anchors(rng, _SKIN_ANCHORS) if rng.random() < 0.5 else _random_colour(rng)
+        occluder = (u(-0.6, 0.6), u(0.0, 1.0), u(0.15, 0.4), u(0.15, 0.4), rgb_tuple(colour))
     blur = u(0.3, 1.3) if rng.random() < 0.5 else 0.0
     noise = u(1.0, 9.0)
     jpeg = int(rng.integers(30, 90)) if rng.random() < 0.2 else 0
@@ -289,20 +277,8 @@ def flip_face(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return image[..., ::-1, :].copy(), lut[mask[..., ::-1]]
 
 
-def _check_int(key: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-
-
-def _validate(seed: int, height: int, width: int, samples_per_subject: int) -> None:
-    _check_int("seed", seed, 0)
-    _check_int("height", height, 16)
-    _check_int("width", width, 16)
-    _check_int("samples_per_subject", samples_per_subject, 1)
-
-
 def _render(
-    seed: int, index: int, height: int, width: int, samples_per_subject: int
+    index: int, seed: int, height: int, width: int, samples_per_subject: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
     rng = np.random.default_rng([seed, index])
     subject = index // samples_per_subject
@@ -321,20 +297,9 @@ def render_face(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Render scene ``index`` of stream ``seed``:
     ``(image uint8 [H, W, 3] RGB, mask uint8 [H, W] class ids, subject)``."""
-    _validate(seed, height, width, samples_per_subject)
-    _check_int("index", index, 0)
-    return _render(int(seed), int(index), int(height), int(width), int(samples_per_subject))
-
-
-def _render_range(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render indices ``start..start+n-1`` (top level so a process pool can pickle it)."""
-    start, n, seed, height, width, sps = args
-    images = np.empty((n, height, width, 3), dtype=np.uint8)
-    masks = np.empty((n, height, width), dtype=np.uint8)
-    subjects = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        images[k], masks[k], subjects[k] = _render(seed, start + k, height, width, sps)
-    return images, masks, subjects
+    check_render_args(seed, height, width, samples_per_subject, min_size=16)
+    check_int("index", index, 0)
+    return _render(int(index), int(seed), int(height), int(width), int(samples_per_subject))
 
 
 def generate_faces(
@@ -348,22 +313,11 @@ def generate_faces(
     workers: int = 1,
 ) -> SyntheticFaces:
     """Generate scenes ``start..start+n-1``; any ``workers`` count gives identical output."""
-    _validate(seed, height, width, samples_per_subject)
-    _check_int("n", n, 0)
-    _check_int("start", start, 0)
-    _check_int("workers", workers, 1)
-    n, start = int(n), int(start)
-    workers = min(int(workers), max(1, n // _MIN_PER_WORKER))
-    common = (int(seed), int(height), int(width), int(samples_per_subject))
-    if workers == 1:
-        images, masks, subjects = _render_range((start, n, *common))
-    else:
-        # A few chunks per worker balance the load; results come back in order.
-        size = math.ceil(n / (workers * 4))
-        jobs = [(s, min(size, start + n - s), *common) for s in range(start, start + n, size)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_render_range, jobs))
-        images = np.concatenate([p[0] for p in parts])
-        masks = np.concatenate([p[1] for p in parts])
-        subjects = np.concatenate([p[2] for p in parts])
+    check_render_args(seed, height, width, samples_per_subject, min_size=16)
+    height, width = int(height), int(width)
+    common = (int(seed), height, width, int(samples_per_subject))
+    outputs = [((height, width, 3), np.uint8), ((height, width), np.uint8), ((), np.int64)]
+    images, masks, subjects = render_in_chunks(
+        _render, n, start, workers, _MIN_PER_WORKER, common, outputs
+    )
     return SyntheticFaces(images=images, masks=masks, subjects=subjects)

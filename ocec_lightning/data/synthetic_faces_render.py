@@ -40,10 +40,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from ocec_lightning.data.synthetic_raster import (
+    Colour,
+    chw,
+    interp_matrix,
+    jpeg_roundtrip,
+    lens_profile,
+    normal_noise,
+    pixel_grid,
+)
 
 FACE_CLASSES: list[str] = [
     "background",
@@ -79,8 +88,6 @@ YAW_RADIUS = 1.05
 PITCH_RADIUS = 1.8
 # Hair styles (SubjectTraits.hair_style).
 BALD, SHORT, MEDIUM, LONG = range(4)
-
-Colour = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -193,49 +200,10 @@ class Scene:
 # ------------------------------------------------------------------------------ helpers
 
 
-@lru_cache(maxsize=16)
-def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre coordinates ``(y, x)`` of an ``height x width`` image."""
-    ys = np.arange(height, dtype=np.float32) + 0.5
-    xs = np.arange(width, dtype=np.float32) + 0.5
-    yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    yy.flags.writeable = False
-    xx.flags.writeable = False
-    return yy, xx
-
-
-@lru_cache(maxsize=32)
-def _interp(n_lo: int, n: int) -> np.ndarray:
-    """``[n, n_lo]`` linear-interpolation matrix (upsampling a coarse axis to ``n``)."""
-    pos = (np.arange(n, dtype=np.float64) + 0.5) / n * (n_lo - 1)
-    i0 = np.clip(np.floor(pos).astype(int), 0, n_lo - 2)
-    frac = pos - i0
-    m = np.zeros((n, n_lo), dtype=np.float32)
-    m[np.arange(n), i0] = 1.0 - frac
-    m[np.arange(n), i0 + 1] = frac
-    m.flags.writeable = False
-    return m
-
-
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, gh: int, gw: int) -> np.ndarray:
     """Smooth zero-mean noise field ``[h, w]`` (std ~0.5) from a ``gh x gw`` lattice."""
     coarse = rng.random((gh, gw), dtype=np.float32) - 0.5
-    return _interp(gh, h) @ coarse @ _interp(gw, w).T
-
-
-def _normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard normal float32 noise by Box-Muller (about 3x cheaper than
-    ``Generator.standard_normal`` for image-sized arrays; both outputs are used)."""
-    n = math.prod(shape)
-    half = (n + 1) // 2
-    r = np.sqrt(-2.0 * np.log1p(-rng.random(half, dtype=np.float32)))
-    th = rng.random(half, dtype=np.float32) * np.float32(2.0 * math.pi)
-    return np.concatenate([r * np.cos(th), r * np.sin(th)])[:n].reshape(shape)
-
-
-def _col(rgb: Colour | np.ndarray) -> np.ndarray:
-    """An RGB colour shaped ``(3, 1, 1)`` to broadcast over channel-first images."""
-    return np.asarray(rgb, dtype=np.float32).reshape(3, 1, 1)
+    return interp_matrix(gh, h) @ coarse @ interp_matrix(gw, w).T
 
 
 Box = tuple[slice, slice]
@@ -251,7 +219,7 @@ class _Canvas:
         self.cr, self.sr = math.cos(s.roll), math.sin(s.roll)
         self.cyaw, self.syaw = math.cos(s.yaw), math.sin(s.yaw)
         self.cpit, self.spit = math.cos(s.pitch), math.sin(s.pitch)
-        yy, xx = _grid(height, width)
+        yy, xx = pixel_grid(height, width)
         dx, dy = xx - self.cx, yy - self.cy
         inv = 1.0 / self.a
         self.p = (dx * self.cr + dy * self.sr) * inv
@@ -325,7 +293,7 @@ class _Canvas:
 
 def _background(c: _Canvas, s: Scene, rng: np.random.Generator) -> None:
     h, w = c.h, c.w
-    yy, xx = _grid(h, w)
+    yy, xx = pixel_grid(h, w)
     m = float(min(h, w))
     ramp = np.clip(
         ((xx - w / 2) * math.cos(s.bg_dir) + (yy - h / 2) * math.sin(s.bg_dir)) / m + 0.5,
@@ -333,7 +301,7 @@ def _background(c: _Canvas, s: Scene, rng: np.random.Generator) -> None:
         1.0,
     )
     tex = 1.0 + s.bg_tex * _smooth_noise(rng, h, w, 6, 6)
-    c0, c1 = _col(s.bg0), _col(s.bg1)
+    c0, c1 = chw(s.bg0), chw(s.bg1)
     c.img[:] = (c0 + (c1 - c0) * ramp) * tex
     for sh in s.clutter:
         x, y = sh.x * w, sh.y * h
@@ -354,7 +322,7 @@ def _background(c: _Canvas, s: Scene, rng: np.random.Generator) -> None:
         else:
             inside = np.minimum(rx - np.abs(lx), ry - np.abs(ly))
         cov = np.clip(inside + 0.5, 0.0, 1.0) * sh.alpha
-        col, col2 = _col(sh.colour), _col(sh.colour2)
+        col, col2 = chw(sh.colour), chw(sh.colour2)
         f = 2.0 * math.pi * sh.freq / m
         if sh.pattern == 1:
             colour = col + (col2 - col) * (np.sin(lx * f) > 0)
@@ -378,7 +346,7 @@ def _body(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
         p, q = c.p[box], c.q[box]
         k = np.sqrt((p * (1.0 / rx)) ** 2 + ((q - qc) * (1.0 / ry)) ** 2)
         tex = 1.0 + 0.15 * np.sin(p * 9.0 + q * 3.0) * (s.bg_tex + 0.2)
-        c.paint(box, (1.0 - k) * ry, _col(s.clothes) * tex * (1.0 - 0.25 * (k > 0.9)), None)
+        c.paint(box, (1.0 - k) * ry, chw(s.clothes) * tex * (1.0 - 0.25 * (k > 0.9)), None)
 
 
 def _neck(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
@@ -394,7 +362,7 @@ def _neck(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
     p, q = c.p[box], c.q[box]
     inside = np.minimum(nw - np.abs(p - chin), np.minimum(q - q0, q1 - q))
     shade = 0.55 + 0.3 * np.clip((q - ar) * 1.5, 0.0, 1.0) - 0.12 * s.side_light * (p - chin)
-    skin = _col(t.skin) * _col(s.skin_jitter)
+    skin = chw(t.skin) * chw(s.skin_jitter)
     c.paint(box, inside, skin * shade, BACKGROUND)
 
 
@@ -408,7 +376,7 @@ def _hair_colour(c: _Canvas, box: Box, t: SubjectTraits, s: Scene, dense: bool) 
     shade = strands * (1.0 + gloss - 0.15 * s.side_light * p)
     if dense:
         shade = shade * (1.0 - 0.25 * np.clip(q - 0.5, 0.0, 1.0))
-    return _col(t.hair) * shade
+    return chw(t.hair) * shade
 
 
 def _back_hair(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
@@ -438,7 +406,7 @@ def _face(c: _Canvas, s: Scene, t: SubjectTraits, rng: np.random.Generator) -> n
     ar = t.aspect
     chin = 0.25 * c.syaw
     box = c.box_pq(-1.15 + min(chin, 0), 1.15 + max(chin, 0), -ar - 0.1, ar + 0.1)
-    skin = _col(t.skin) * _col(s.skin_jitter)
+    skin = chw(t.skin) * chw(s.skin_jitter)
     if box is None:
         return skin
     p, q = c.p[box], c.q[box]
@@ -476,7 +444,7 @@ def _brows(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
         inside = np.minimum(half - np.abs(v - vc), np.minimum(tt, 1.0 - tt) * length)
         inside = np.minimum(inside, c.face[box])
         hairs = 0.85 + 0.3 * np.cos((u * side * 0.8 - v) * 70.0)
-        c.paint(box, inside, _col(t.brow) * hairs, label, t.brow_density)
+        c.paint(box, inside, chw(t.brow) * hairs, label, t.brow_density)
 
 
 def _eyes(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
@@ -490,8 +458,7 @@ def _eyes(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
             continue
         u, v = c.u[box], c.v[box]
         tt = (u - ex) * (1.0 / ew)
-        e = np.maximum(1.0 - tt * tt, 0.0)
-        se = np.sqrt(e)
+        e, se = lens_profile(tt)
         outer = tt * side  # +1 at the outer corner of either eye
         mid = t.eye_y - t.eye_tilt * ew * outer
         y_up = mid - (openness * up) * se * (1.0 + 0.15 * outer)
@@ -505,8 +472,8 @@ def _eyes(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
             a_pup = np.clip((0.45 * ri - d) * c.a + 0.5, 0.0, 1.0)
             ring = 0.75 + 0.35 * np.clip(d * (1.0 / ri), 0.0, 1.0)
             shadow = 0.62 + 0.38 * np.clip((v - y_up) * (1.0 / (0.5 * up + 1e-3)), 0.0, 1.0)
-            sclera = _col(t.sclera)
-            col = sclera + (_col(t.iris) * ring - sclera) * a_iris
+            sclera = chw(t.sclera)
+            col = sclera + (chw(t.iris) * ring - sclera) * a_iris
             col = col + (14.0 - col) * a_pup
             hx, hy = ix + 0.3 * ri * side, iy - 0.35 * ri
             a_hi = np.clip((0.22 * ri - np.sqrt((u - hx) ** 2 + (v - hy) ** 2)) * c.a + 0.5, 0, 1)
@@ -561,14 +528,13 @@ def _mouth(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
         return
     u, v = c.u[box], c.v[box]
     tt = (u - um) * (1.0 / mw)
-    e = np.maximum(1.0 - tt * tt, 0.0)
-    se = np.sqrt(e)
+    e, se = lens_profile(tt)
     y_mid = vm - s.smile * (tt * tt - 0.3)
     y_ub = y_mid - 0.3 * g * se
     y_lt = y_mid + 0.7 * g * se
     y_top = y_ub - t.lip_up * se * (1.0 - t.bow * np.exp(-((tt * 6.0) ** 2)))
     y_lb = y_lt + t.lip_lo * (0.5 * (se + e))
-    lip = _col(t.lip) * _col(s.skin_jitter)
+    lip = chw(t.lip) * chw(s.skin_jitter)
     rel = np.clip((v - y_lt) * (1.0 / (t.lip_lo + 1e-3)), 0.0, 1.0)
     face = c.face[box]
     c.paint(
@@ -578,11 +544,11 @@ def _mouth(c: _Canvas, s: Scene, t: SubjectTraits) -> None:
     c.paint(box, np.minimum(np.minimum(v - y_lt, y_lb - v), face), lower, LOWER_LIP)
     if g > 0.0:
         depth = np.clip((v - y_ub) * (1.0 / (y_lt - y_ub + 1e-3)), 0.0, 1.0)
-        inner = _col((70.0, 18.0, 24.0)) * (0.5 + 0.5 * se)
-        tongue = _col((170.0, 75.0, 80.0)) * se
+        inner = chw((70.0, 18.0, 24.0)) * (0.5 + 0.5 * se)
+        tongue = chw((170.0, 75.0, 80.0)) * se
         inner = inner + (tongue - inner) * np.clip((depth - 0.6) * 3.0, 0.0, 1.0)
         if s.teeth > 0.0:
-            teeth = _col((225.0, 220.0, 205.0)) * (0.7 + 0.3 * se)
+            teeth = chw((225.0, 220.0, 205.0)) * (0.7 + 0.3 * se)
             inner = inner + (teeth - inner) * np.clip((s.teeth - depth) * c.a * 0.3, 0.0, 1.0)
         c.paint(box, np.minimum(np.minimum(v - y_ub, y_lt - v), face), inner, INNER_MOUTH)
     # Dark line where the lips meet (image only).
@@ -621,19 +587,19 @@ def _occluder(c: _Canvas, s: Scene) -> None:
     u, v = c.u[box], c.v[box]
     k = np.sqrt(((u - ou) * (1.0 / rx)) ** 2 + ((v - ov) * (1.0 / ry)) ** 2)
     shade = 1.05 - 0.3 * k
-    c.paint(box, (1.0 - k) * min(rx, ry), _col(colour) * shade, BACKGROUND)
+    c.paint(box, (1.0 - k) * min(rx, ry), chw(colour) * shade, BACKGROUND)
 
 
 def _camera(c: _Canvas, s: Scene, rng: np.random.Generator) -> np.ndarray:
     h, w = c.h, c.w
-    yy, xx = _grid(h, w)
+    yy, xx = pixel_grid(h, w)
     m = float(min(h, w))
     gx = s.light_grad * math.cos(s.light_dir) / m
     gy = s.light_grad * math.sin(s.light_dir) / m
     light = (1.0 + (xx - w / 2) * gx + (yy - h / 2) * gy) * s.brightness
     img = c.img
     img *= light
-    img *= _col(s.cast) * s.contrast
+    img *= chw(s.cast) * s.contrast
     img += 128.0 * (1.0 - s.contrast)
     if s.blur > 0.0:
         sigma = s.blur * m / 128.0
@@ -641,15 +607,10 @@ def _camera(c: _Canvas, s: Scene, rng: np.random.Generator) -> np.ndarray:
             img[ch] = cv2.GaussianBlur(
                 img[ch], (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE
             )
-    img += _normal(rng, (3, h, w)) * np.float32(s.noise)
+    img += normal_noise(rng, (3, h, w)) * np.float32(s.noise)
     img += 0.5
     out = np.clip(img, 0.0, 255.0).astype(np.uint8).transpose(1, 2, 0)
-    if s.jpeg:
-        # OpenCV's codec works in BGR order.
-        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, s.jpeg])
-        if ok:  # pragma: no branch - encoding a valid uint8 image does not fail
-            return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-    return np.ascontiguousarray(out)
+    return jpeg_roundtrip(out, s.jpeg) if s.jpeg else np.ascontiguousarray(out)
 
 
 def draw_face(

@@ -25,13 +25,20 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ocec_lightning.data.synthetic_common import SPLITS as SPLITS  # re-exported
+from ocec_lightning.data.synthetic_common import (
+    assign_subject_splits,
+    check_int,
+    check_ratios,
+    subject_count,
+    subject_sources,
+)
 from ocec_lightning.data.synthetic_faces import generate_faces
 from ocec_lightning.errors import ConfigError
 
 FACES_COLUMNS = ["split", "image_path", "mask_path", "source"]
 BYTES_COLUMNS = ["image_bytes", "mask_bytes"]
 PARQUET_NAME = "faces.parquet"
-SPLITS = ("train", "val", "test")
 # Fixed to the generator's default so the written "source" groups match its subjects.
 SAMPLES_PER_SUBJECT = 10
 # Scenes generated (and held in memory) at a time.
@@ -41,35 +48,12 @@ _SPLIT_SALT = 2_000_029
 _STEM_RE = re.compile(r"\d{6,}\.png")
 
 
-def _split_counts(n_subjects: int, ratios: tuple[float, float, float]) -> np.ndarray:
-    """Subjects per split by largest remainder; a split with a positive ratio gets at
-    least one subject whenever another split can spare one."""
-    raw = np.asarray(ratios, dtype=np.float64) * n_subjects
-    counts = np.floor(raw).astype(np.int64)
-    order = np.argsort(-(raw - counts), kind="stable")
-    counts[order[: n_subjects - int(counts.sum())]] += 1
-    for i, ratio in enumerate(ratios):
-        if ratio > 0 and counts[i] == 0 and counts.max() > 1:
-            counts[int(np.argmax(counts))] -= 1
-            counts[i] = 1
-    return counts
-
-
 def face_subject_splits(
     n_subjects: int, seed: int, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
 ) -> np.ndarray:
-    """Split name (object array) of each subject ``0..n_subjects-1``.
-
-    Subjects are ranked by a per-seed random key (a stream prefix, so a subject's key
-    does not depend on ``n_subjects``) and the ranking is cut by the ratios.
-    """
-    keys = np.random.default_rng([int(seed), _SPLIT_SALT]).random(n_subjects)
-    order = np.argsort(keys, kind="stable")
-    names = np.empty(n_subjects, dtype=object)
-    bounds = np.concatenate([[0], np.cumsum(_split_counts(n_subjects, ratios))])
-    for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
-        names[order[lo:hi]] = name
-    return names
+    """Split name (object array) of each subject ``0..n_subjects-1``, deterministic from
+    ``seed`` (see ``synthetic_common.assign_subject_splits``)."""
+    return assign_subject_splits(n_subjects, int(seed), ratios, _SPLIT_SALT)
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -81,11 +65,6 @@ def _png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _check_int(key: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-
-
 def _validate(
     out: Path,
     n: int,
@@ -95,19 +74,16 @@ def _validate(
     ratios: tuple,
     workers: int,
 ) -> None:
-    _check_int("n", n, 1)
-    _check_int("seed", seed, 0)
-    _check_int("height", height, 16)
-    _check_int("width", width, 16)
-    _check_int("workers", workers, 1)
-    try:
-        values = [float(r) for r in ratios]
+    check_int("n", n, 1)
+    check_int("seed", seed, 0)
+    check_int("height", height, 16)
+    check_int("width", width, 16)
+    check_int("workers", workers, 1)
+    try:  # every ratio must be a number before the shared range checks
+        [float(r) for r in ratios]
     except (TypeError, ValueError):
         raise ConfigError("ratios", ratios, "three fractions (train, val, test)") from None
-    if len(values) != 3 or any(not 0.0 <= r <= 1.0 for r in values):
-        raise ConfigError("ratios", ratios, "three fractions (train, val, test) in [0, 1]")
-    if abs(sum(values) - 1.0) > 1e-6:
-        raise ConfigError("ratios", ratios, "fractions that sum to 1 (within 1e-6)")
+    check_ratios(ratios)
     if out.exists() and not out.is_dir():
         raise ConfigError("out", str(out), "a directory (an existing file is in the way)")
 
@@ -136,8 +112,9 @@ def write_synthetic_faces(
     image_dir, mask_dir = out / "images", out / "masks"
     image_dir.mkdir(parents=True, exist_ok=True)
     mask_dir.mkdir(parents=True, exist_ok=True)
-    n_subjects = (n - 1) // SAMPLES_PER_SUBJECT + 1
-    split_of = face_subject_splits(n_subjects, seed, tuple(float(r) for r in ratios))
+    split_of = face_subject_splits(
+        subject_count(n, SAMPLES_PER_SUBJECT), seed, tuple(float(r) for r in ratios)
+    )
 
     stems = [f"{i:06d}" for i in range(n)]
     image_bytes: list[bytes] = []
@@ -174,7 +151,7 @@ def write_synthetic_faces(
             "split": pd.Series(split_of[subjects], dtype=object),
             "image_path": [f"images/{stem}.png" for stem in stems],
             "mask_path": [f"masks/{stem}.png" for stem in stems],
-            "source": [f"synthetic/subject_{s:05d}" for s in subjects],
+            "source": subject_sources(subjects),
         }
     )
     table = frame.assign(

@@ -53,6 +53,17 @@ def check_task(task: str | None, key: str = "task.name", allow_none: bool = Fals
     return task
 
 
+def source_options(
+    class_names: Sequence[str] | None, task: str | None
+) -> tuple[list[str] | None, str | None]:
+    """A file source's constructor options: `class_names` as a list (None: the task's or
+    the data's default) and the checked `data.source.task` (None: the data decides)."""
+    return (
+        list(class_names) if class_names else None,
+        check_task(task, "data.source.task", allow_none=True),
+    )
+
+
 def default_class_names(task: str) -> list[str]:
     """Class names for data read without a task config (`ocec-data info`, bare sources).
 
@@ -109,6 +120,37 @@ class SampleTable:
     @property
     def has_groups(self) -> bool:
         return "group" in self.frame and bool(self.frame["group"].notna().any())
+
+
+def file_table(
+    files: Sequence[Path],
+    refs: Sequence[str],
+    fingerprint: str,
+    class_names: Sequence[str],
+    *,
+    labels: Sequence[int] | np.ndarray | None = None,
+    splits: Sequence[object] | None = None,
+    groups: Sequence[object] | None = None,
+    masks: Sequence[Path] | None = None,
+    mask_refs: Sequence[str] | None = None,
+) -> SampleTable:
+    """A table whose row `i` is decoded from the image file `files[i]` (errors name
+    `refs[i]`). Classification passes the `labels`; segmentation passes the mask files
+    `masks` instead (errors name `mask_refs[i]`, by default `refs[i]`) and gets label 0."""
+    if labels is None:
+        labels = np.zeros(len(refs), dtype=np.int64)
+    mask_names = refs if mask_refs is None else mask_refs
+
+    def read_mask(i: int) -> np.ndarray:
+        return read_mask_file(masks[i], mask_names[i])
+
+    return SampleTable(
+        make_frame(labels, refs, splits, groups),
+        lambda i: read_image_file(files[i], refs[i]),
+        fingerprint,
+        list(class_names),
+        read_mask=read_mask if masks is not None else None,
+    )
 
 
 def make_frame(
@@ -234,17 +276,24 @@ def decode_image_bytes(data: bytes, ref: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_image_file(path: Path, ref: str) -> np.ndarray:
-    """Read and decode one image file; the error names the row (`ref`) and the file."""
+def _read_file(
+    path: Path, ref: str, kind: str, decode: Callable[[bytes, str], np.ndarray]
+) -> np.ndarray:
+    """Read one `kind` ("image"/"mask") file and `decode` it; errors name `ref` and the file."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{ref}: image file not found: {path}") from None
+        raise DataError(f"{ref}: {kind} file not found: {path}") from None
     except OSError as exc:
-        raise DataError(f"{ref}: cannot read image file {path}: {exc.strerror}") from None
+        raise DataError(f"{ref}: cannot read {kind} file {path}: {exc.strerror}") from None
     # Sources whose ref already is the path (folder) should not print it twice.
     where = ref if str(path) in ref else f"{ref} ({path})"
-    return decode_image_bytes(data, where)
+    return decode(data, where)
+
+
+def read_image_file(path: Path, ref: str) -> np.ndarray:
+    """Read and decode one image file; the error names the row (`ref`) and the file."""
+    return _read_file(path, ref, "image", decode_image_bytes)
 
 
 def decode_mask_bytes(data: bytes, ref: str) -> np.ndarray:
@@ -303,11 +352,4 @@ def _decode_palette_png(data: bytes, ref: str) -> np.ndarray:
 
 def read_mask_file(path: Path, ref: str) -> np.ndarray:
     """Read and decode one mask file; the error names the row (`ref`) and the file."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{ref}: mask file not found: {path}") from None
-    except OSError as exc:
-        raise DataError(f"{ref}: cannot read mask file {path}: {exc.strerror}") from None
-    where = ref if str(path) in ref else f"{ref} ({path})"
-    return decode_mask_bytes(data, where)
+    return _read_file(path, ref, "mask", decode_mask_bytes)

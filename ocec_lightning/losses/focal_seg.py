@@ -14,21 +14,24 @@ from numbers import Real
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.losses.seg_ce import (
+    ClassWeightedLoss,
     WeightSpec,
     check_ignore_index,
     check_num_classes,
-    resolve_class_weights,
 )
 
 __all__ = ["FocalSegLoss"]
 
 
-class FocalSegLoss(nn.Module):
+class FocalSegLoss(ClassWeightedLoss):
     """Focal loss over softmax classes with ``ignore_index`` pixels excluded."""
+
+    weight_key = "loss.alpha"
+    weight_buffer = "alpha"
 
     def __init__(
         self,
@@ -44,28 +47,10 @@ class FocalSegLoss(nn.Module):
         self.gamma = float(gamma)
         self.ignore_index = check_ignore_index(ignore_index)
         self.num_classes = check_num_classes(num_classes)
-        self.mode = alpha if isinstance(alpha, str) else None
-        weights, self.needs_class_frequencies = resolve_class_weights(
-            alpha, num_classes, class_frequencies, key="loss.alpha"
-        )
-        self.register_buffer("alpha", weights, persistent=False)
-
-    def set_class_frequencies(self, frequencies: Sequence[float]) -> None:
-        """Fill in frequency-based alphas (no-op when alpha is not frequency-based)."""
-        if self.mode is None:
-            return
-        weights, _ = resolve_class_weights(self.mode, self.num_classes, frequencies, "loss.alpha")
-        self.alpha = weights
-        self.needs_class_frequencies = False
+        self._init_class_weights(alpha, class_frequencies)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        if self.needs_class_frequencies:
-            raise ConfigError(
-                "loss.class_frequencies",
-                None,
-                f"class pixel frequencies of the train split (alpha={self.mode}); "
-                "call set_class_frequencies() or pass class_frequencies",
-            )
+        self._check_class_frequencies_filled()
         target = target.long()
         valid = (
             torch.ones_like(target, dtype=torch.bool)

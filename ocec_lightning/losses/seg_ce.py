@@ -29,6 +29,7 @@ from ocec_lightning.errors import ConfigError
 
 __all__ = [
     "FREQUENCY_MODES",
+    "ClassWeightedLoss",
     "SegCrossEntropy",
     "check_ignore_index",
     "check_num_classes",
@@ -125,13 +126,59 @@ def check_ignore_index(ignore_index: int | None) -> int | None:
     return ignore_index
 
 
-class SegCrossEntropy(nn.Module):
+class ClassWeightedLoss(nn.Module):
+    """Base of the segmentation losses whose per-class weights may be derived from the
+    train split's class pixel frequencies: holds the weights (a non-persistent buffer
+    named ``weight_buffer``, configured under ``weight_key``) and the fill-in-later
+    protocol, ``needs_class_frequencies`` and ``set_class_frequencies``."""
+
+    weight_key: str  # the config key of the weight spec, e.g. "loss.class_weights"
+    weight_buffer: str  # the attribute holding the weights tensor (or None)
+    num_classes: int | None
+
+    def _init_class_weights(
+        self, spec: WeightSpec, class_frequencies: Sequence[float] | None
+    ) -> None:
+        """Resolve ``spec`` and register the weights buffer (``num_classes`` set first)."""
+        self.mode = spec if isinstance(spec, str) else None
+        weights, self.needs_class_frequencies = resolve_class_weights(
+            spec, self.num_classes, class_frequencies, self.weight_key
+        )
+        # Not persistent: like pos_weight, a resumed run recomputes it from the data.
+        self.register_buffer(self.weight_buffer, weights, persistent=False)
+
+    def set_class_frequencies(self, frequencies: Sequence[float]) -> None:
+        """Fill in frequency-based weights (no-op when the weights are not frequency-based)."""
+        if self.mode is None:
+            return
+        weights, _ = resolve_class_weights(
+            self.mode, self.num_classes, frequencies, self.weight_key
+        )
+        setattr(self, self.weight_buffer, weights)  # forward moves it to the logits' device
+        self.needs_class_frequencies = False
+
+    def _check_class_frequencies_filled(self) -> None:
+        """``ConfigError`` while frequency-based weights still wait for the frequencies."""
+        if self.needs_class_frequencies:
+            name = self.weight_key.removeprefix("loss.")
+            raise ConfigError(
+                "loss.class_frequencies",
+                None,
+                f"class pixel frequencies of the train split ({name}={self.mode}); "
+                "call set_class_frequencies() or pass class_frequencies",
+            )
+
+
+class SegCrossEntropy(ClassWeightedLoss):
     """Cross-entropy over pixels with optional class weights and label smoothing.
 
     The mean runs over non-ignored pixels, each weighted by its target class's weight
     (PyTorch's ``reduction="mean"``), but a batch whose pixels are all ignored gives 0
     instead of NaN.
     """
+
+    weight_key = "loss.class_weights"
+    weight_buffer = "class_weight"
 
     def __init__(
         self,
@@ -148,29 +195,10 @@ class SegCrossEntropy(nn.Module):
         checked = check_ignore_index(ignore_index)
         self.ignore_index = _NO_IGNORE if checked is None else checked
         self.num_classes = check_num_classes(num_classes)
-        self.mode = class_weights if isinstance(class_weights, str) else None
-        weights, self.needs_class_frequencies = resolve_class_weights(
-            class_weights, self.num_classes, class_frequencies
-        )
-        # Not persistent: like pos_weight, a resumed run recomputes it from the data.
-        self.register_buffer("class_weight", weights, persistent=False)
-
-    def set_class_frequencies(self, frequencies: Sequence[float]) -> None:
-        """Fill in frequency-based weights (no-op when the weights are not frequency-based)."""
-        if self.mode is None:
-            return
-        weights, _ = resolve_class_weights(self.mode, self.num_classes, frequencies)
-        self.class_weight = weights  # forward moves it to the logits' device
-        self.needs_class_frequencies = False
+        self._init_class_weights(class_weights, class_frequencies)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        if self.needs_class_frequencies:
-            raise ConfigError(
-                "loss.class_frequencies",
-                None,
-                f"class pixel frequencies of the train split (class_weights={self.mode}); "
-                "call set_class_frequencies() or pass class_frequencies",
-            )
+        self._check_class_frequencies_filled()
         target = target.long()
         if self.class_weight is not None and self.class_weight.device != logits.device:
             self.class_weight = self.class_weight.to(logits.device)

@@ -3,7 +3,7 @@
 Holds the channels-first LayerNorm used by the ConvNeXt-style backbone, a conv-BN-act
 unit, a squeeze-and-excitation gate, a per-channel layer scale, and the weight-init
 routine that every OCEC model applies once after it is built. Nothing here knows about
-configs; validation lives in ``ocec.py``.
+configs; validation lives in ``ocec.py`` (shared checks in ``validation.py``).
 """
 
 from __future__ import annotations

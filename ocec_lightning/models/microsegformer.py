@@ -18,9 +18,9 @@ See ``microsegformer_blocks.py`` for the bias/norm choices behind these numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -30,6 +30,15 @@ from ocec_lightning.models.microsegformer_blocks import (
     EncoderStage,
     MLPDecoder,
     init_segformer_weights,
+)
+from ocec_lightning.models.validation import (
+    arguments_of,
+    as_list,
+    int_at_least,
+    int_pair,
+    is_int,
+    is_number,
+    takes_arguments_of,
 )
 
 __all__ = ["MicroSegFormer", "MicroSegFormerSpec", "check_microsegformer_config"]
@@ -53,28 +62,15 @@ class MicroSegFormerSpec:
     stage_sizes: tuple[tuple[int, int], ...]  # (h, w) of each stage's map at image_size
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _int_at_least(key: str, value: object, minimum: int) -> int:
-    if not _is_int(value) or int(value) < minimum:  # type: ignore[arg-type]
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-    return int(value)  # type: ignore[arg-type]
-
-
 def _fraction(key: str, value: object) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= float(value) < 1:
+    if not is_number(value) or not 0 <= float(value) < 1:
         raise ConfigError(key, value, "a number p with 0 <= p < 1")
     return float(value)
 
 
 def _int_list(key: str, value: object) -> tuple[int, ...]:
-    try:
-        items = list(value)  # type: ignore[call-overload]  # also accepts ListConfig
-    except TypeError:
-        items = []
-    if not items or isinstance(value, str) or not all(_is_int(v) and int(v) > 0 for v in items):
+    items = as_list(value)
+    if not items or isinstance(value, str) or not all(is_int(v) and int(v) > 0 for v in items):
         raise ConfigError(key, value, "a non-empty list of positive integers, one per stage")
     return tuple(int(v) for v in items)
 
@@ -87,13 +83,7 @@ def _nearest_multiples(size: int, step: int) -> list[int]:
 
 
 def _image_size(value: object, stride: int) -> tuple[int, int]:
-    try:
-        items = list(value)  # type: ignore[call-overload]
-    except TypeError:
-        items = []
-    if len(items) != 2 or not all(_is_int(v) and int(v) > 0 for v in items):
-        raise ConfigError("model.image_size", value, "two positive integers [height, width]")
-    h, w = int(items[0]), int(items[1])
+    h, w = int_pair("model.image_size", value)
     if h % stride or w % stride:
         heights, widths = _nearest_multiples(h, stride), _nearest_multiples(w, stride)
         options = [f"[{a}, {b}]" for a in heights for b in widths]
@@ -104,81 +94,6 @@ def _image_size(value: object, stride: int) -> tuple[int, int]:
             f"nearest valid sizes: {', '.join(options)}",
         )
     return h, w
-
-
-def check_microsegformer_config(
-    num_classes: int = 11,
-    in_channels: int = 3,
-    embed_dims: Sequence[int] = (32, 64, 128, 192),
-    depths: Sequence[int] = (1, 2, 2, 2),
-    num_heads: Sequence[int] = (1, 1, 1, 1),
-    sr_ratios: Sequence[int] = (8, 4, 2, 1),
-    mlp_ratio: float = 2,
-    decoder_dim: int = 128,
-    lmsa: bool = False,
-    drop_path: float = 0.0,
-    dropout: float = 0.1,
-    image_size: Sequence[int] = (128, 128),
-    ffn: str = "mix",
-    decoder_fuse: str = "conv",
-) -> MicroSegFormerSpec:
-    """Validate MicroSegFormer arguments; raise ``ConfigError`` (key ``model.*``) on the
-    first problem."""
-    _int_at_least("model.num_classes", num_classes, 1)
-    _int_at_least("model.in_channels", in_channels, 1)
-    _int_at_least("model.decoder_dim", decoder_dim, 1)
-    dims = _int_list("model.embed_dims", embed_dims)
-    lists = {
-        "model.depths": _int_list("model.depths", depths),
-        "model.num_heads": _int_list("model.num_heads", num_heads),
-        "model.sr_ratios": _int_list("model.sr_ratios", sr_ratios),
-    }
-    for key, values in lists.items():
-        if len(values) != len(dims):
-            raise ConfigError(
-                key,
-                list(values),
-                f"{len(dims)} entries, one per stage like model.embed_dims={list(dims)}",
-            )
-    heads = lists["model.num_heads"]
-    for i, (dim, head) in enumerate(zip(dims, heads, strict=True)):
-        if dim % head:
-            fits = [d for d in range(1, dim + 1) if dim % d == 0 and d <= 16]
-            raise ConfigError(
-                "model.num_heads",
-                list(heads),
-                f"head counts that divide the stage widths; stage {i + 1} has width {dim}, "
-                f"whose divisors up to 16 are {fits}",
-            )
-    if not isinstance(mlp_ratio, Real) or isinstance(mlp_ratio, bool) or mlp_ratio <= 0:
-        raise ConfigError("model.mlp_ratio", mlp_ratio, "a positive number (2 in the reference)")
-    if min(int(d * float(mlp_ratio)) for d in dims) < 1:
-        raise ConfigError("model.mlp_ratio", mlp_ratio, "a ratio giving >= 1 hidden unit")
-    if not isinstance(lmsa, bool):
-        raise ConfigError("model.lmsa", lmsa, "true or false")
-    _fraction("model.drop_path", drop_path)
-    _fraction("model.dropout", dropout)
-    if ffn not in FFN_TYPES:
-        raise ConfigError("model.ffn", ffn, f"one of {', '.join(FFN_TYPES)}")
-    if decoder_fuse not in FUSE_TYPES:
-        raise ConfigError("model.decoder_fuse", decoder_fuse, f"one of {', '.join(FUSE_TYPES)}")
-
-    stride = _FIRST_PATCH[1] * _LATER_PATCH[1] ** (len(dims) - 1)
-    h, w = _image_size(image_size, stride)
-    sizes, s = [], _FIRST_PATCH[1]
-    srs = lists["model.sr_ratios"]
-    for i, sr in enumerate(srs):
-        sizes.append((h // s, w // s))
-        # The key/value reduction conv needs at least one sr x sr window in the map.
-        if min(sizes[-1]) < sr:
-            raise ConfigError(
-                "model.sr_ratios",
-                list(srs),
-                f"stage {i + 1}'s map is {sizes[-1][0]}×{sizes[-1][1]} at image_size "
-                f"[{h}, {w}], so its sr ratio must be <= {min(sizes[-1])}",
-            )
-        s *= _LATER_PATCH[1]
-    return MicroSegFormerSpec(dims, lists["model.depths"], heads, srs, (h, w), stride, tuple(sizes))
 
 
 class MicroSegFormer(nn.Module):
@@ -202,22 +117,7 @@ class MicroSegFormer(nn.Module):
         decoder_fuse: str = "conv",
     ) -> None:
         super().__init__()
-        spec = check_microsegformer_config(
-            num_classes=num_classes,
-            in_channels=in_channels,
-            embed_dims=embed_dims,
-            depths=depths,
-            num_heads=num_heads,
-            sr_ratios=sr_ratios,
-            mlp_ratio=mlp_ratio,
-            decoder_dim=decoder_dim,
-            lmsa=lmsa,
-            drop_path=drop_path,
-            dropout=dropout,
-            image_size=image_size,
-            ffn=ffn,
-            decoder_fuse=decoder_fuse,
-        )
+        spec = check_microsegformer_config(**arguments_of(MicroSegFormer, locals()))
         self.spec = spec
         self.num_classes = int(num_classes)
         self.in_channels = int(in_channels)
@@ -267,3 +167,66 @@ class MicroSegFormer(nn.Module):
         """Logits ``[B, num_classes, H, W]`` at the input resolution."""
         logits = self.decoder(self.forward_features(x))
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@takes_arguments_of(MicroSegFormer)
+def check_microsegformer_config(config: Mapping[str, Any]) -> MicroSegFormerSpec:
+    """Validate MicroSegFormer arguments (called like ``MicroSegFormer``: same parameters
+    and defaults); raise ``ConfigError`` (key ``model.*``) on the first problem."""
+    int_at_least("model.num_classes", config["num_classes"], 1)
+    int_at_least("model.in_channels", config["in_channels"], 1)
+    int_at_least("model.decoder_dim", config["decoder_dim"], 1)
+    dims = _int_list("model.embed_dims", config["embed_dims"])
+    lists = {
+        "model.depths": _int_list("model.depths", config["depths"]),
+        "model.num_heads": _int_list("model.num_heads", config["num_heads"]),
+        "model.sr_ratios": _int_list("model.sr_ratios", config["sr_ratios"]),
+    }
+    for key, values in lists.items():
+        if len(values) != len(dims):
+            raise ConfigError(
+                key,
+                list(values),
+                f"{len(dims)} entries, one per stage like model.embed_dims={list(dims)}",
+            )
+    heads = lists["model.num_heads"]
+    for i, (dim, head) in enumerate(zip(dims, heads, strict=True)):
+        if dim % head:
+            fits = [d for d in range(1, dim + 1) if dim % d == 0 and d <= 16]
+            raise ConfigError(
+                "model.num_heads",
+                list(heads),
+                f"head counts that divide the stage widths; stage {i + 1} has width {dim}, "
+                f"whose divisors up to 16 are {fits}",
+            )
+    mlp_ratio, lmsa = config["mlp_ratio"], config["lmsa"]
+    if not is_number(mlp_ratio) or mlp_ratio <= 0:
+        raise ConfigError("model.mlp_ratio", mlp_ratio, "a positive number (2 in the reference)")
+    if min(int(d * float(mlp_ratio)) for d in dims) < 1:
+        raise ConfigError("model.mlp_ratio", mlp_ratio, "a ratio giving >= 1 hidden unit")
+    if not isinstance(lmsa, bool):
+        raise ConfigError("model.lmsa", lmsa, "true or false")
+    _fraction("model.drop_path", config["drop_path"])
+    _fraction("model.dropout", config["dropout"])
+    ffn, decoder_fuse = config["ffn"], config["decoder_fuse"]
+    if ffn not in FFN_TYPES:
+        raise ConfigError("model.ffn", ffn, f"one of {', '.join(FFN_TYPES)}")
+    if decoder_fuse not in FUSE_TYPES:
+        raise ConfigError("model.decoder_fuse", decoder_fuse, f"one of {', '.join(FUSE_TYPES)}")
+
+    stride = _FIRST_PATCH[1] * _LATER_PATCH[1] ** (len(dims) - 1)
+    h, w = _image_size(config["image_size"], stride)
+    sizes, s = [], _FIRST_PATCH[1]
+    srs = lists["model.sr_ratios"]
+    for i, sr in enumerate(srs):
+        sizes.append((h // s, w // s))
+        # The key/value reduction conv needs at least one sr x sr window in the map.
+        if min(sizes[-1]) < sr:
+            raise ConfigError(
+                "model.sr_ratios",
+                list(srs),
+                f"stage {i + 1}'s map is {sizes[-1][0]}×{sizes[-1][1]} at image_size "
+                f"[{h}, {w}], so its sr ratio must be <= {min(sizes[-1])}",
+            )
+        s *= _LATER_PATCH[1]
+    return MicroSegFormerSpec(dims, lists["model.depths"], heads, srs, (h, w), stride, tuple(sizes))

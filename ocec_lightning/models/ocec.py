@@ -9,9 +9,9 @@ divide the backbone's feature map for the chosen image size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -29,6 +29,13 @@ from ocec_lightning.models.ocec_heads import (
     build_head,
     resolve_head,
     valid_token_grids,
+)
+from ocec_lightning.models.validation import (
+    arguments_of,
+    int_at_least,
+    int_pair,
+    is_number,
+    takes_arguments_of,
 )
 
 __all__ = [
@@ -51,27 +58,6 @@ class OCECSpec:
     token_mixer_grid: tuple[int, int]
 
 
-def _is_int(value: object) -> bool:
-    # bool is an Integral subclass but `num_blocks: true` is certainly a typo.
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _int_at_least(key: str, value: object, minimum: int) -> int:
-    if not _is_int(value) or int(value) < minimum:  # type: ignore[arg-type]
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-    return int(value)  # type: ignore[arg-type]
-
-
-def _int_pair(key: str, value: object) -> tuple[int, int]:
-    try:
-        items = list(value)  # type: ignore[call-overload]  # also accepts ListConfig
-    except TypeError:
-        items = []
-    if len(items) != 2 or not all(_is_int(v) and int(v) > 0 for v in items):
-        raise ConfigError(key, value, "two positive integers [height, width]")
-    return int(items[0]), int(items[1])
-
-
 def _fmt(pair: Sequence[int]) -> str:
     return f"[{pair[0]}, {pair[1]}]"
 
@@ -86,66 +72,6 @@ def _largest_fitting_blocks(backbone: str, base: int, image_size: tuple[int, int
             break
         best = n
     return best
-
-
-def check_ocec_config(
-    backbone: str = "baseline",
-    head: str = "auto",
-    base_channels: int = 32,
-    num_blocks: int = 6,
-    dropout: float = 0.3,
-    token_mixer_grid: Sequence[int] = (2, 2),
-    token_mixer_layers: int = 2,
-    expansion: int = 4,
-    se_reduction: int = 8,
-    in_channels: int = 3,
-    image_size: Sequence[int] = (32, 64),
-) -> OCECSpec:
-    """Validate OCECNet arguments; raise ``ConfigError`` (key ``model.*``) on the first problem."""
-    if backbone not in BACKBONES:
-        raise ConfigError("model.backbone", backbone, f"one of {', '.join(BACKBONES)}")
-    if head not in HEADS:
-        raise ConfigError("model.head", head, f"one of {', '.join(HEADS)}")
-    base = _int_at_least("model.base_channels", base_channels, 4)
-    blocks = _int_at_least("model.num_blocks", num_blocks, 1)
-    if not isinstance(dropout, Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
-        raise ConfigError("model.dropout", dropout, "a number with 0 <= dropout < 1")
-    _int_at_least("model.token_mixer_layers", token_mixer_layers, 1)
-    _int_at_least("model.expansion", expansion, 1)
-    _int_at_least("model.se_reduction", se_reduction, 1)
-    _int_at_least("model.in_channels", in_channels, 1)
-    size = _int_pair("model.image_size", image_size)
-    grid = _int_pair("model.token_mixer_grid", token_mixer_grid)
-
-    shape = backbone_feature_shape(backbone, base, blocks, size)
-    if shape[1] < 1 or shape[2] < 1:
-        fits = _largest_fitting_blocks(backbone, base, size)
-        if fits == 0:
-            raise ConfigError(
-                "model.image_size",
-                list(size),
-                f"at least 4x4 pixels for the {backbone} backbone's stride-4 stem",
-            )
-        raise ConfigError(
-            "model.num_blocks",
-            blocks,
-            f"{backbone} with {blocks} blocks downsamples image_size {_fmt(size)} "
-            f"{num_downsamples(blocks)} times after the stem, below a 1x1 feature map; "
-            f"the largest num_blocks that fits is {fits}",
-        )
-
-    resolved = resolve_head(head, backbone)
-    _, h, w = shape
-    if resolved in TOKEN_HEADS and (h % grid[0] or w % grid[1]):
-        fits = ", ".join(_fmt(g) for g in valid_token_grids(h, w))
-        raise ConfigError(
-            "model.token_mixer_grid",
-            list(grid),
-            f"the backbone's feature map for image_size {_fmt(size)} is {h}×{w} "
-            f"(head {resolved}, backbone {backbone}, num_blocks {blocks}); "
-            f"grids that fit: {fits}",
-        )
-    return OCECSpec(backbone, resolved, shape, size, grid)
 
 
 class OCECNet(nn.Module):
@@ -166,19 +92,7 @@ class OCECNet(nn.Module):
         image_size: Sequence[int] = (32, 64),
     ) -> None:
         super().__init__()
-        spec = check_ocec_config(
-            backbone=backbone,
-            head=head,
-            base_channels=base_channels,
-            num_blocks=num_blocks,
-            dropout=dropout,
-            token_mixer_grid=token_mixer_grid,
-            token_mixer_layers=token_mixer_layers,
-            expansion=expansion,
-            se_reduction=se_reduction,
-            in_channels=in_channels,
-            image_size=image_size,
-        )
+        spec = check_ocec_config(**arguments_of(OCECNet, locals()))
         self.spec = spec
         self.resolved_head: str = spec.head
         self.feature_shape: tuple[int, int, int] = spec.feature_shape
@@ -213,3 +127,54 @@ class OCECNet(nn.Module):
         """Parameter groups for layer-wise LR decay (timm's convention): the stem is layer 0,
         block i is layer i + 1, the head comes last (matched by nothing -> last layer)."""
         return {"stem": r"^backbone\.stem", "blocks": r"^backbone\.blocks\.(\d+)"}
+
+
+@takes_arguments_of(OCECNet)
+def check_ocec_config(config: Mapping[str, Any]) -> OCECSpec:
+    """Validate OCECNet arguments (called like ``OCECNet``: same parameters and defaults);
+    raise ``ConfigError`` (key ``model.*``) on the first problem."""
+    backbone, head, dropout = config["backbone"], config["head"], config["dropout"]
+    if backbone not in BACKBONES:
+        raise ConfigError("model.backbone", backbone, f"one of {', '.join(BACKBONES)}")
+    if head not in HEADS:
+        raise ConfigError("model.head", head, f"one of {', '.join(HEADS)}")
+    base = int_at_least("model.base_channels", config["base_channels"], 4)
+    blocks = int_at_least("model.num_blocks", config["num_blocks"], 1)
+    if not is_number(dropout) or not 0 <= dropout < 1:
+        raise ConfigError("model.dropout", dropout, "a number with 0 <= dropout < 1")
+    int_at_least("model.token_mixer_layers", config["token_mixer_layers"], 1)
+    int_at_least("model.expansion", config["expansion"], 1)
+    int_at_least("model.se_reduction", config["se_reduction"], 1)
+    int_at_least("model.in_channels", config["in_channels"], 1)
+    size = int_pair("model.image_size", config["image_size"])
+    grid = int_pair("model.token_mixer_grid", config["token_mixer_grid"])
+
+    shape = backbone_feature_shape(backbone, base, blocks, size)
+    if shape[1] < 1 or shape[2] < 1:
+        fits = _largest_fitting_blocks(backbone, base, size)
+        if fits == 0:
+            raise ConfigError(
+                "model.image_size",
+                list(size),
+                f"at least 4x4 pixels for the {backbone} backbone's stride-4 stem",
+            )
+        raise ConfigError(
+            "model.num_blocks",
+            blocks,
+            f"{backbone} with {blocks} blocks downsamples image_size {_fmt(size)} "
+            f"{num_downsamples(blocks)} times after the stem, below a 1x1 feature map; "
+            f"the largest num_blocks that fits is {fits}",
+        )
+
+    resolved = resolve_head(head, backbone)
+    _, h, w = shape
+    if resolved in TOKEN_HEADS and (h % grid[0] or w % grid[1]):
+        fits = ", ".join(_fmt(g) for g in valid_token_grids(h, w))
+        raise ConfigError(
+            "model.token_mixer_grid",
+            list(grid),
+            f"the backbone's feature map for image_size {_fmt(size)} is {h}×{w} "
+            f"(head {resolved}, backbone {backbone}, num_blocks {blocks}); "
+            f"grids that fit: {fits}",
+        )
+    return OCECSpec(backbone, resolved, shape, size, grid)

@@ -27,6 +27,7 @@ from ocec_lightning.models.timm_adapter import (
     load_state_dict_file,
     suggest_timm_models,
 )
+from ocec_lightning.models.validation import as_list
 
 __all__ = ["FPNDecoder", "TimmUNet"]
 
@@ -141,10 +142,7 @@ class TimmUNet(nn.Module):
 
     @staticmethod
     def _check_image_size(value: object, max_reduction: int) -> tuple[int, int]:
-        try:
-            items = list(value)  # type: ignore[call-overload]  # also accepts ListConfig
-        except TypeError:
-            items = []
+        items = as_list(value)
         ok = len(items) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in items)
         if not ok or min(items) < max_reduction:
             raise ConfigError(

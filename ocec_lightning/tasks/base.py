@@ -61,6 +61,47 @@ class BaseTask(pl.LightningModule):
     def forward(self, images: Tensor) -> Tensor:
         return self.model(images)
 
+    # -- steps (subclasses supply the metric updates) -------------------------------------
+    def prepare_train_batch(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """Hook for batch-level augmentation (e.g. MixUp/CutMix); identity by default."""
+        return batch
+
+    def loss_targets(self, targets: Tensor) -> Tensor:
+        """Targets in the form the loss takes (e.g. float for binary losses)."""
+        return targets
+
+    def update_metrics(self, logits: Tensor, targets: Tensor, stage: str) -> None:
+        """Feed one validation/test batch to the stage's metrics."""
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, targets = self.prepare_train_batch(batch)
+        loss = self.loss_fn(self(images), self.loss_targets(targets))
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
+        )
+        return loss
+
+    def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        images, targets = batch
+        logits = self(images)
+        loss = self.loss_fn(logits, self.loss_targets(targets))
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_epoch=True,
+            prog_bar=stage == "val",
+            batch_size=len(images),
+            sync_dist=True,
+        )
+        self.update_metrics(logits, targets, stage)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._eval_step(batch, "test")
+
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.optimizer_cfg, self.model, self.effective_batch_size())

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor, nn
+from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     BinaryAccuracy,
@@ -62,17 +62,10 @@ class ClassificationTask(BaseTask):
         "threshold",
     )
 
-    def __init__(
-        self,
-        model: nn.Module,
-        loss: nn.Module,
-        optimizer: DictConfig,
-        scheduler: DictConfig | None = None,
-        batch_mix: dict[str, float] | None = None,
-        class_names: tuple[str, ...] = ("closed", "open"),
-        run_config: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(model, loss, optimizer, scheduler, class_names, run_config)
+    def __init__(self, batch_mix: dict[str, float] | None = None, **base: Any) -> None:
+        """`base`: BaseTask's arguments (model, loss, optimizer, scheduler, class_names, ...)."""
+        base.setdefault("class_names", ("closed", "open"))
+        super().__init__(**base)
         self.batch_mix = BinaryBatchMix(**(batch_mix or {}))
         # A plain attribute, not a buffer: EMA averages/swaps buffers and must not touch it.
         self.threshold = 0.5
@@ -83,40 +76,21 @@ class ClassificationTask(BaseTask):
         self.test_tuned: MetricCollection | None = None
 
     # -- steps -------------------------------------------------------------------------
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, targets = self.batch_mix(*batch)
-        loss = self.loss_fn(self(images), targets)
-        self.log(
-            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
-        )
-        return loss
+    def prepare_train_batch(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        return self.batch_mix(*batch)  # soft targets when MixUp/CutMix is on
 
-    def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        images, targets = batch
-        logits = self(images)
-        loss = self.loss_fn(logits, targets.float())
-        probs = torch.sigmoid(logits.float())
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_epoch=True,
-            prog_bar=stage == "val",
-            batch_size=len(images),
-            sync_dist=True,
-        )
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        metrics.update(probs, targets.long())
+    def loss_targets(self, targets: Tensor) -> Tensor:
+        return targets.float()
+
+    def update_metrics(self, logits: Tensor, targets: Tensor, stage: str) -> None:
+        probs, labels = torch.sigmoid(logits.float()), targets.long()
         if stage == "val":
-            self.val_curve.update(probs, targets.long())
-        elif self.test_tuned is not None:
-            self.test_tuned.update(probs, targets.long())
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._eval_step(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._eval_step(batch, "test")
+            self.val_metrics.update(probs, labels)
+            self.val_curve.update(probs, labels)
+        else:
+            self.test_metrics.update(probs, labels)
+            if self.test_tuned is not None:
+                self.test_tuned.update(probs, labels)
 
     # -- epoch ends ----------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:

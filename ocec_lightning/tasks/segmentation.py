@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
-from torch import Tensor, nn
+from torch import Tensor
 
 from ocec_lightning.metrics.segmentation import FScore, SegmentationScores
 from ocec_lightning.tasks.base import BaseTask
@@ -27,18 +27,10 @@ class SegmentationTask(BaseTask):
     task_name = "segmentation"
     metric_names = ("loss", "fscore", "macro_f1", "miou", "pixel_accuracy")
 
-    def __init__(
-        self,
-        model: nn.Module,
-        loss: nn.Module,
-        optimizer: DictConfig,
-        scheduler: DictConfig | None = None,
-        class_names: tuple[str, ...] = (),
-        num_classes: int = 11,
-        ignore_index: int | None = 255,
-        run_config: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(model, loss, optimizer, scheduler, class_names, run_config)
+    def __init__(self, num_classes: int = 11, ignore_index: int | None = 255, **base: Any) -> None:
+        """`base`: BaseTask's arguments (model, loss, optimizer, scheduler, class_names, ...)."""
+        super().__init__(**base)
+        class_names = self.class_names
         self.num_classes, self.ignore_index = int(num_classes), ignore_index
         self.fscore = {
             stage: FScore(num_classes, ignore_index=ignore_index) for stage in ("val", "test")
@@ -53,36 +45,10 @@ class SegmentationTask(BaseTask):
         self.val_fscore, self.test_fscore = self.fscore["val"], self.fscore["test"]
         self.val_scores, self.test_scores = self.scores["val"], self.scores["test"]
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, masks = batch
-        loss = self.loss_fn(self(images), masks)
-        self.log(
-            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
-        )
-        return loss
-
-    def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        images, masks = batch
-        logits = self(images)
-        loss = self.loss_fn(logits, masks)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_epoch=True,
-            prog_bar=stage == "val",
-            batch_size=len(images),
-            sync_dist=True,
-        )
+    def update_metrics(self, logits: Tensor, targets: Tensor, stage: str) -> None:
         preds = logits.argmax(dim=1)
-        self.fscore[stage].update(preds, masks)
-        self.scores[stage].update(preds, masks)
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._eval_step(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._eval_step(batch, "test")
+        self.fscore[stage].update(preds, targets)
+        self.scores[stage].update(preds, targets)
 
     def _epoch_end(self, stage: str) -> None:
         fscore, scores = self.fscore[stage], self.scores[stage]

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from ocec_lightning.data.datamodule import OCECDataModule
+from ocec_lightning.data.synthetic_faces import FACE_CLASSES
 
 
 def sample_image(index: int, height: int = 8, width: int = 16) -> np.ndarray:
@@ -40,6 +41,12 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png_bytes(image))
     return path
+
+
+def save_parquet(columns: dict[str, object], target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(columns).to_parquet(target, index=False)
+    return target
 
 
 def alternating(n: int) -> list[str]:
@@ -85,10 +92,7 @@ def write_parquet(tmp_path: Path) -> Callable[..., Path]:
         if with_bytes:
             columns["image_bytes"] = [png_bytes(sample_image(start + i)) for i in range(n)]
         columns.update(extra)
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(columns).to_parquet(target, index=False)
-        return target
+        return save_parquet(columns, tmp_path / name)
 
     return _write
 
@@ -114,19 +118,8 @@ def make_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
 
 
 # ------------------------------------------------------------------ segmentation
-FACE_NAMES = [
-    "background",
-    "skin",
-    "left_brow",
-    "right_brow",
-    "left_eye",
-    "right_eye",
-    "nose",
-    "upper_lip",
-    "inner_mouth",
-    "lower_lip",
-    "hair",
-]
+# The 11 face classes are the package's own list; test_synthetic_faces pins its values.
+FACE_NAMES = list(FACE_CLASSES)
 
 
 def sample_mask(index: int, height: int = 8, width: int = 16) -> np.ndarray:
@@ -177,32 +170,25 @@ def write_seg_parquet(tmp_path: Path) -> Callable[..., Path]:
             columns["image_bytes"] = [png_bytes(image) for image in images]
             columns["mask_bytes"] = [mask_png(mask) for mask in masks]
         columns.update(extra)
-        target = tmp_path / name
-        pd.DataFrame(columns).to_parquet(target, index=False)
-        return target
+        return save_parquet(columns, tmp_path / name)
 
     return _write
 
 
 @pytest.fixture()
-def make_seg_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
-    """A segmentation OCECDataModule (11 face classes) with small, fast defaults."""
+def make_seg_dm(make_dm: Callable[..., OCECDataModule]) -> Callable[..., OCECDataModule]:
+    """A segmentation OCECDataModule (11 face classes): `make_dm` with batch size 4."""
 
     def _make(source: object, **kwargs: object) -> OCECDataModule:
         settings: dict[str, object] = {
-            "image_size": (8, 16),
             "batch_size": 4,
-            "num_workers": 0,
-            "cache_mode": "ram",
-            "cache_dir": tmp_path / "cache",
             "class_names": FACE_NAMES,
-            "seed": 0,
             "task": "segmentation",
             "num_classes": 11,
             "ignore_index": 255,
         }
         settings.update(kwargs)
-        return OCECDataModule(source, **settings)
+        return make_dm(source, **settings)
 
     return _make
 

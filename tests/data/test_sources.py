@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from ocec_lightning.data import synthetic_raster
 from ocec_lightning.data.sources import (
     CsvSource,
     FolderSource,
@@ -212,6 +214,16 @@ def test_synthetic_source_matches_the_generator():
     assert table.render_size == (16, 32)
     assert SyntheticEyesSource(60, seed=4).load().fingerprint != table.fingerprint
     assert not SyntheticEyesSource(10, seed=3, group_column=None).load().has_groups
+
+
+@pytest.mark.parametrize("module", ["synthetic", "synthetic_faces"])
+def test_synthetic_fingerprints_hash_the_shared_drawing_code(module, monkeypatch):
+    source = importlib.import_module(f"ocec_lightning.data.sources.{module}")
+    hashed: list[str] = []
+    monkeypatch.setattr(source, "code_version", lambda paths: hashed.extend(map(str, paths)))
+    source._generator_version()
+    assert synthetic_raster.__file__ in hashed  # editing a drawing primitive drops caches
+    assert len(hashed) == 3 and not any("writer" in Path(p).stem for p in hashed)
 
 
 def test_synthetic_source_validates_its_config():

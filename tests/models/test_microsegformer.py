@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,6 @@ REFERENCE = 1_721_939
 REFERENCE_LMSA = 1_747_923
 # Narrow widths keep forward/backward tests in milliseconds.
 SMALL = {"embed_dims": [8, 16, 24, 32], "decoder_dim": 16}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Small models on a shared 2-core box: intra-op threads only contend.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def _seed() -> None:
-    torch.manual_seed(0)
 
 
 def _count(model: torch.nn.Module) -> int:

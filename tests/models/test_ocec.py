@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,6 @@ from ocec_lightning.models.ocec_heads import HEADS, attention_heads
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
 # Small widths keep the full backbone x head matrix well under a second per case.
 BASE = 8
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # These models are tiny: on a shared 2-core box, intra-op threads only contend
-    # (measured 5 s vs 28 s for this directory under load). Restored afterwards.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def _seed() -> None:
-    torch.manual_seed(0)
 
 
 @pytest.mark.parametrize("head", HEADS)

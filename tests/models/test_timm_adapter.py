@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,6 @@ from ocec_lightning.models.timm_adapter import load_matching_weights, suggest_ti
 
 # ~0.1 M parameters, builds and runs at 32x64 in milliseconds on CPU.
 TINY = "test_efficientnet"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # These models are tiny: on a shared 2-core box, intra-op threads only contend
-    # (measured 5 s vs 28 s for this directory under load). Restored afterwards.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def _seed() -> None:
-    torch.manual_seed(0)
 
 
 def test_forward_shape_and_backward() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,6 @@ from ocec_lightning.models.timm_unet import TimmUNet
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model" / "timm_unet.yaml"
 # ~0.37 M parameters, five feature levels (strides 2..32): fast on CPU.
 TINY = "test_resnet"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def _seed() -> None:
-    torch.manual_seed(0)
 
 
 def test_logits_at_input_resolution_and_backward() -> None:

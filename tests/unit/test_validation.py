@@ -45,6 +45,9 @@ from ocec_lightning.errors import ConfigError
         ),
         (["callbacks.ema.decay=1.0"], "callbacks.ema.decay", "0.999"),
         (["model.backbone=resnet"], "model.backbone", "inverted_se"),
+        (["task=segmentation", "loss=bce"], "loss", "loss=ce_dice"),
+        (["task=segmentation", "model=ocec"], "model", "model=microsegformer"),
+        (["loss=dice"], "loss", "loss=bce"),
         (
             [
                 "model.backbone=convnext",

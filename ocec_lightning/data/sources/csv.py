@@ -18,20 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ocec_lightning.data.table import (
     SampleTable,
-    check_task,
     default_class_names,
     file_signatures,
+    file_table,
     fingerprint_of,
-    make_frame,
     parse_labels,
     parse_splits,
-    read_image_file,
-    read_mask_file,
+    source_options,
     task_mismatch,
 )
 from ocec_lightning.errors import DataError
@@ -58,8 +55,7 @@ class CsvSource:
     ) -> None:
         self.path = Path(path)
         self.root = Path(root) if root else None
-        self.class_names = list(class_names) if class_names else None
-        self.task = check_task(task, "data.source.task", allow_none=True)
+        self.class_names, self.task = source_options(class_names, task)
 
     def load(self) -> SampleTable:
         if not self.path.is_file():
@@ -105,22 +101,15 @@ class CsvSource:
                 class_names,
                 str(base),
             )
-            return SampleTable(
-                make_frame(np.zeros(len(table), dtype=np.int64), refs, splits, groups),
-                lambda i: read_image_file(files[i], refs[i]),
-                fingerprint,
-                list(class_names),
-                read_mask=lambda i: read_mask_file(masks[i], refs[i]),
+            return file_table(
+                files, refs, fingerprint, class_names, splits=splits, groups=groups, masks=masks
             )
         labels = parse_labels(table[label_column].tolist(), refs, class_names)
         fingerprint = fingerprint_of(
             "csv", file_signatures([self.path]), file_signatures(files), class_names, str(base)
         )
-        return SampleTable(
-            make_frame(labels, refs, splits, groups),
-            lambda i: read_image_file(files[i], refs[i]),
-            fingerprint,
-            list(class_names),
+        return file_table(
+            files, refs, fingerprint, class_names, labels=labels, splits=splits, groups=groups
         )
 
     @staticmethod

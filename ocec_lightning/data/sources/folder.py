@@ -17,18 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ocec_lightning.data.table import (
     IMAGE_SUFFIXES,
     SampleTable,
-    check_task,
     default_class_names,
     file_signatures,
+    file_table,
     fingerprint_of,
-    make_frame,
-    read_image_file,
-    read_mask_file,
+    source_options,
     task_mismatch,
 )
 from ocec_lightning.errors import DataError
@@ -55,8 +51,7 @@ class FolderSource:
         task: str | None = "classification",
     ) -> None:
         self.root = Path(root)
-        self.class_names = list(class_names) if class_names else None
-        self.task = check_task(task, "data.source.task", allow_none=True)
+        self.class_names, self.task = source_options(class_names, task)
 
     def load(self) -> SampleTable:
         if not self.root.is_dir():
@@ -103,12 +98,7 @@ class FolderSource:
             )
         refs = [str(f) for f in files]
         fingerprint = fingerprint_of("folder", file_signatures(files), class_names)
-        return SampleTable(
-            make_frame(labels, refs),
-            lambda i: read_image_file(files[i], refs[i]),
-            fingerprint,
-            list(class_names),
-        )
+        return file_table(files, refs, fingerprint, class_names, labels=labels)
 
     def _load_segmentation(self) -> SampleTable:
         if not is_segmentation_folder(self.root):
@@ -146,12 +136,9 @@ class FolderSource:
         fingerprint = fingerprint_of(
             "folder-segmentation", file_signatures(files), file_signatures(mask_files), class_names
         )
-        return SampleTable(
-            make_frame(np.zeros(len(files), dtype=np.int64), refs),
-            lambda i: read_image_file(files[i], refs[i]),
-            fingerprint,
-            list(class_names),
-            read_mask=lambda i: read_mask_file(mask_files[i], str(mask_files[i])),
+        mask_refs = [str(f) for f in mask_files]
+        return file_table(
+            files, refs, fingerprint, class_names, masks=mask_files, mask_refs=mask_refs
         )
 
 

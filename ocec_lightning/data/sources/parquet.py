@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 
 from ocec_lightning.data.table import (
     SampleTable,
-    check_task,
     decode_image_bytes,
     decode_mask_bytes,
     default_class_names,
@@ -37,6 +36,7 @@ from ocec_lightning.data.table import (
     parse_splits,
     read_image_file,
     read_mask_file,
+    source_options,
     task_mismatch,
 )
 from ocec_lightning.errors import DataError
@@ -88,8 +88,7 @@ class ParquetSource:
         self.path = Path(path)
         self.root = Path(root) if root else None
         self.group_column = group_column or None
-        self.task = check_task(task, "data.source.task", allow_none=True)
-        self.class_names = list(class_names) if class_names else None
+        self.class_names, self.task = source_options(class_names, task)
 
     def load(self) -> SampleTable:
         shards = parquet_shards(self.path)

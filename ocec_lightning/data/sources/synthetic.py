@@ -10,29 +10,29 @@ iris and eye shape, so splitting per sample would leak subjects across splits.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ocec_lightning.data import synthetic_eyes, synthetic_eyes_render
+from ocec_lightning.data import synthetic_eyes, synthetic_eyes_render, synthetic_raster
+from ocec_lightning.data.sources.synthetic_base import (
+    SyntheticSourceBase,
+    check_group_column,
+    code_version,
+)
+from ocec_lightning.data.synthetic_common import check_int
 from ocec_lightning.data.synthetic_eyes import generate_eyes, render_eye, sample_openness
-from ocec_lightning.data.table import OCEC_CLASS_NAMES, SampleTable, fingerprint_of, make_frame
-from ocec_lightning.errors import ConfigError
-
-_GROUP_COLUMNS = ("subject", None)
+from ocec_lightning.data.table import OCEC_CLASS_NAMES, SampleTable, fingerprint_of
 
 
 def _generator_version() -> str:
     """Hash of the generator's code: editing the drawing code invalidates disk caches."""
-    digest = hashlib.sha256()
-    for module in (synthetic_eyes, synthetic_eyes_render):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:12]
+    return code_version(
+        m.__file__ for m in (synthetic_eyes, synthetic_eyes_render, synthetic_raster)
+    )
 
 
-class SyntheticEyesSource:
+class SyntheticEyesSource(SyntheticSourceBase):
     """`num_samples` procedural crops; deterministic by `(seed, index)`."""
 
     def __init__(
@@ -46,17 +46,9 @@ class SyntheticEyesSource:
         workers: int = 1,
         group_column: str | None = "subject",
     ) -> None:
-        if (
-            isinstance(num_samples, bool)
-            or not isinstance(num_samples, (int, np.integer))
-            or num_samples < 1
-        ):
-            raise ConfigError("data.source.num_samples", num_samples, "an integer >= 1")
-        if group_column not in _GROUP_COLUMNS:
-            raise ConfigError(
-                "data.group_column", group_column, "'subject' (split by synthetic subject) or null"
-            )
-        self.num_samples, self.seed = int(num_samples), int(seed)
+        self.num_samples = check_int("data.source.num_samples", num_samples, 1)
+        check_group_column(group_column)
+        self.seed = int(seed)
         self.open_ratio, self.threshold = float(open_ratio), float(threshold)
         self.samples_per_subject, self.workers = int(samples_per_subject), int(workers)
         self.height, self.width = (int(v) for v in image_size)
@@ -81,9 +73,6 @@ class SyntheticEyesSource:
             dtype=np.int64,
             count=n,
         )
-        subjects = np.arange(n) // self.samples_per_subject
-        groups = subjects if self.group_column else None
-        frame = make_frame(labels, [f"synthetic eye #{i}" for i in range(n)], groups=groups)
         fingerprint = fingerprint_of(
             "synthetic_eyes",
             _generator_version(),
@@ -94,15 +83,7 @@ class SyntheticEyesSource:
         )
 
         def render_block(start: int, stop: int) -> np.ndarray:
-            eyes = generate_eyes(
-                stop - start,
-                self.seed,
-                self.height,
-                self.width,
-                start=start,
-                workers=self.workers,
-                **self._generator_kwargs(),
-            )
+            eyes = self._generate(generate_eyes, start, stop, **self._generator_kwargs())
             # The labels above were predicted from the random stream; the generator is
             # the authority, so a drift between the two must not train silently.
             if not np.array_equal(eyes.labels, labels[start:stop]):
@@ -114,11 +95,4 @@ class SyntheticEyesSource:
         def read_image(i: int) -> np.ndarray:
             return render_eye(self.seed, i, self.height, self.width, **self._generator_kwargs())[0]
 
-        return SampleTable(
-            frame,
-            read_image,
-            fingerprint,
-            list(OCEC_CLASS_NAMES),
-            render_block=render_block,
-            render_size=(self.height, self.width),
-        )
+        return self._table("eye", labels, fingerprint, OCEC_CLASS_NAMES, read_image, render_block)

@@ -10,37 +10,32 @@ skin, hair and face proportions, so the subject is the natural split group.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ocec_lightning.data import synthetic_faces
+from ocec_lightning.data import synthetic_faces, synthetic_raster
+from ocec_lightning.data.sources.synthetic_base import (
+    SyntheticSourceBase,
+    check_group_column,
+    code_version,
+)
+from ocec_lightning.data.synthetic_common import check_int
 from ocec_lightning.data.synthetic_faces import FACE_CLASSES, generate_faces, render_face
-from ocec_lightning.data.table import SampleTable, fingerprint_of, make_frame
+from ocec_lightning.data.table import SampleTable, fingerprint_of
 from ocec_lightning.errors import ConfigError
-
-_GROUP_COLUMNS = ("subject", None)
 
 
 def _generator_version() -> str:
     """Hash of the generator's code: editing the drawing code invalidates disk caches."""
-    digest = hashlib.sha256()
     folder = Path(synthetic_faces.__file__).parent
-    for path in sorted(folder.glob("synthetic_faces*.py")):
-        if "writer" not in path.stem:  # the PNG/parquet writer does not change the pixels
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    # The PNG/parquet writer does not change the pixels.
+    paths = [p for p in sorted(folder.glob("synthetic_faces*.py")) if "writer" not in p.stem]
+    return code_version([*paths, synthetic_raster.__file__])
 
 
-def _positive_int(key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(key, value, "an integer >= 1")
-    return int(value)
-
-
-class SyntheticFacesSource:
+class SyntheticFacesSource(SyntheticSourceBase):
     """`num_samples` procedural face-parsing scenes with masks; deterministic by `(seed, index)`."""
 
     def __init__(
@@ -52,15 +47,12 @@ class SyntheticFacesSource:
         workers: int = 1,
         group_column: str | None = "subject",
     ) -> None:
-        self.num_samples = _positive_int("data.source.num_samples", num_samples)
-        self.samples_per_subject = _positive_int(
-            "data.source.samples_per_subject", samples_per_subject
+        self.num_samples = check_int("data.source.num_samples", num_samples, 1)
+        self.samples_per_subject = check_int(
+            "data.source.samples_per_subject", samples_per_subject, 1
         )
-        self.workers = _positive_int("data.source.workers", workers)
-        if group_column not in _GROUP_COLUMNS:
-            raise ConfigError(
-                "data.group_column", group_column, "'subject' (split by synthetic subject) or null"
-            )
+        self.workers = check_int("data.source.workers", workers, 1)
+        check_group_column(group_column)
         try:
             self.height, self.width = (int(v) for v in image_size)
         except (TypeError, ValueError):
@@ -75,26 +67,13 @@ class SyntheticFacesSource:
 
     def load(self) -> SampleTable:
         n, per = self.num_samples, self.samples_per_subject
-        subjects = np.arange(n) // per
-        frame = make_frame(
-            np.zeros(n, dtype=np.int64),
-            [f"synthetic face #{i}" for i in range(n)],
-            groups=subjects if self.group_column else None,
-        )
+        subjects = self._subjects()
         fingerprint = fingerprint_of(
             "synthetic_faces", _generator_version(), n, self.seed, per, (self.height, self.width)
         )
 
         def render_block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-            faces = generate_faces(
-                stop - start,
-                self.seed,
-                self.height,
-                self.width,
-                start=start,
-                samples_per_subject=per,
-                workers=self.workers,
-            )
+            faces = self._generate(generate_faces, start, stop, samples_per_subject=per)
             # The split groups above were computed without drawing; the generator is the
             # authority, so a drift between the two must not leak subjects silently.
             if not np.array_equal(faces.subjects, subjects[start:stop]):
@@ -107,12 +86,12 @@ class SyntheticFacesSource:
         def render(i: int) -> tuple[np.ndarray, np.ndarray, int]:
             return render_face(self.seed, i, self.height, self.width, samples_per_subject=per)
 
-        return SampleTable(
-            frame,
-            lambda i: render(i)[0],
+        return self._table(
+            "face",
+            np.zeros(n, dtype=np.int64),
             fingerprint,
-            list(FACE_CLASSES),
-            render_block=render_block,
-            render_size=(self.height, self.width),
+            FACE_CLASSES,
+            lambda i: render(i)[0],
+            render_block,
             read_mask=lambda i: render(i)[1],
         )
