@@ -75,7 +75,10 @@ class AvgMaxMLPHead(nn.Module):
 
 
 class _TokenGridHead(nn.Module):
-    """Shared part of the token heads: pool to a grid, ``mix``, mean, LN, dropout, linear."""
+    """Shared part of the token heads: pool to a grid, ``layers`` (set by the subclass:
+    transformer or mixer layers over the tokens), mean, LN, dropout, linear."""
+
+    layers: nn.Module  # the token mixer, built by the subclass
 
     def __init__(self, channels: int, grid: Sequence[int], dropout: float) -> None:
         super().__init__()
@@ -87,12 +90,9 @@ class _TokenGridHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(channels, 1)
 
-    def mix(self, tokens: Tensor) -> Tensor:
-        raise NotImplementedError
-
     def forward(self, x: Tensor) -> Tensor:
         tokens = self.pool(x).flatten(2).transpose(1, 2)  # [N, T, C]
-        tokens = self.mix(tokens)
+        tokens = self.layers(tokens)
         return self.fc(self.dropout(self.norm(tokens.mean(dim=1))))
 
 
@@ -119,9 +119,6 @@ class TransformerHead(_TokenGridHead):
                 for _ in range(num_layers)
             )
         )
-
-    def mix(self, tokens: Tensor) -> Tensor:
-        return self.layers(tokens)
 
 
 class MixerLayer(nn.Module):
@@ -155,9 +152,6 @@ class MLPMixerHead(_TokenGridHead):
         super().__init__(channels, grid, dropout)
         num_tokens = self.grid[0] * self.grid[1]
         self.layers = nn.Sequential(*(MixerLayer(num_tokens, channels) for _ in range(num_layers)))
-
-    def mix(self, tokens: Tensor) -> Tensor:
-        return self.layers(tokens)
 
 
 def build_head(
