@@ -46,9 +46,8 @@ def eval_config(cfg: DictConfig, meta: dict[str, Any], user_overrides: list[str]
         if any(o.lstrip("+~").startswith(("data=", "data.", "data/")) for o in user_overrides):
             run_cfg.data = cfg.data
         run_cfg.callbacks = None
-        run_cfg.aug = OmegaConf.create(
-            {"name": "none", "classification": [], "segmentation": [], "batch": None}
-        )
+        # Evaluation never augments: an empty transform list for the run's task.
+        run_cfg.aug = OmegaConf.create({"name": "none", str(run_cfg.task.name): [], "batch": None})
         if cfg.get("split") not in ("test", "val"):
             raise ConfigError("split", cfg.get("split"), "'test' or 'val'")
     return run_cfg

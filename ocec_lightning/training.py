@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.config.printing import print_and_save_config
-from ocec_lightning.config.validation import validate_against_data, validate_config
+from ocec_lightning.config.validation import validate_config
 from ocec_lightning.data import build_datamodule
 from ocec_lightning.losses import build_loss
 from ocec_lightning.tasks import TASKS
@@ -34,7 +34,7 @@ class TrainResult:
     best_checkpoint: str | None
     last_checkpoint: str | None
     epochs: int
-    seconds: float
+    seconds: float  # wall time of the whole run, test included
     test_metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -62,7 +62,6 @@ def run_training(cfg: DictConfig) -> TrainResult:
     run_dir = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")  # loads and checks all data before anything trains
-    validate_against_data(cfg, datamodule)
     task = build_task(cfg, datamodule)  # resolves loss.pos_weight=auto into cfg
     if pl.utilities.rank_zero_only.rank == 0:
         print_and_save_config(cfg, run_dir, console)
@@ -74,13 +73,14 @@ def run_training(cfg: DictConfig) -> TrainResult:
     )
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    test_metrics: dict[str, float] = {}
+    # Read the checkpoint paths now: testing on the best checkpoint restores the
+    # callback's state as it was when that checkpoint was written.
+    result = _summarize(cfg, trainer, run_dir)
     if cfg.get("test", True):
-        checkpoint = trainer.checkpoint_callback
-        best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+        best = result.best_checkpoint
         results = trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=False)
-        test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
-    result = _summarize(cfg, trainer, run_dir, time.time() - started, test_metrics)
+        result.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    result.seconds = round(time.time() - started, 2)
     if trainer.is_global_zero:
         (run_dir / "summary.json").write_text(
             json.dumps(asdict(result), indent=2), encoding="utf-8"
@@ -89,25 +89,7 @@ def run_training(cfg: DictConfig) -> TrainResult:
     return result
 
 
-def _last_checkpoint(checkpoint: Any) -> str | None:
-    if checkpoint is None:
-        return None
-    if getattr(checkpoint, "last_model_path", ""):
-        return str(checkpoint.last_model_path)
-    last = (
-        Path(checkpoint.dirpath or ".")
-        / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
-    )
-    return str(last) if last.is_file() else None
-
-
-def _summarize(
-    cfg: DictConfig,
-    trainer: pl.Trainer,
-    run_dir: Path,
-    seconds: float,
-    test_metrics: dict[str, float],
-) -> TrainResult:
+def _summarize(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path) -> TrainResult:
     checkpoint = trainer.checkpoint_callback
     best_score = None
     if checkpoint is not None and checkpoint.best_model_score is not None:
@@ -118,8 +100,7 @@ def _summarize(
         monitor=str(cfg.task.monitor),
         best_score=best_score,
         best_checkpoint=(checkpoint.best_model_path or None) if checkpoint else None,
-        last_checkpoint=_last_checkpoint(checkpoint),
+        last_checkpoint=(checkpoint.last_model_path or None) if checkpoint else None,
         epochs=int(trainer.current_epoch),
-        seconds=round(seconds, 2),
-        test_metrics=test_metrics,
+        seconds=0.0,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 SIZE_SAMPLE = 500
 
 
+def _split_order(names: Iterable[str]) -> list[str]:
+    """train, val, test (those present), then any other split names sorted."""
+    names = set(names)
+    known = [s for s in ("train", "val", "test") if s in names]
+    return known + sorted(names - set(known))
+
+
 def _split_label_table(
     title: str, splits: pd.Series, labels: pd.Series, class_names: list[str]
 ) -> Table:
@@ -44,8 +51,7 @@ def _split_label_table(
     table.add_column("total", justify="right")
     table.add_column(f"% {class_names[-1]}", justify="right")
     counts = pd.crosstab(splits.fillna("(none)"), labels).reindex(columns=class_names, fill_value=0)
-    order = [s for s in ("train", "val", "test") if s in counts.index]
-    order += sorted(s for s in counts.index if s not in order)
+    order = _split_order(counts.index)
     for split in [*order, "all"]:
         row = counts.sum() if split == "all" else counts.loc[split]
         total = int(row.sum())
@@ -54,6 +60,28 @@ def _split_label_table(
             split, *(str(int(v)) for v in row), str(total), share, end_section=split == order[-1]
         )
     return table
+
+
+def _write_synthetic(
+    console: Console,
+    write: Callable[..., pd.DataFrame],
+    args: argparse.Namespace,
+    what: str,
+    details: str,
+    **options: object,
+) -> pd.DataFrame:
+    """Run a synth writer with the options every kind has; print what it wrote, how fast."""
+    start = time.perf_counter()
+    height, width = args.size
+    frame = write(
+        args.out, args.n, args.seed, height=height, width=width, workers=args.workers, **options
+    )
+    seconds = time.perf_counter() - start
+    console.print(
+        f"wrote {len(frame)} synthetic {what} ({height}x{width}, seed {args.seed}) "
+        f"to {args.out} in {seconds:.1f} s: {details}"
+    )
+    return frame
 
 
 # ------------------------------------------------------------------ synth eyes
@@ -77,24 +105,17 @@ def add_synth_eyes(kinds: argparse._SubParsersAction) -> None:
 def run_synth_eyes(args: argparse.Namespace) -> int:
     from ocec_lightning.data.synthetic_eyes_writer import write_synthetic_eyes
 
-    start = time.perf_counter()
-    frame = write_synthetic_eyes(
-        args.out,
-        args.n,
-        args.seed,
-        height=args.size[0],
-        width=args.size[1],
+    console = Console()
+    images = "embedded PNG bytes" if not args.no_bytes else "PNG files next to the parquet"
+    frame = _write_synthetic(
+        console,
+        write_synthetic_eyes,
+        args,
+        "eye crops",
+        f"{args.shards} shard(s), {images}",
         with_bytes=not args.no_bytes,
         shards=args.shards,
         open_ratio=args.open_ratio,
-        workers=args.workers,
-    )
-    seconds = time.perf_counter() - start
-    console = Console()
-    images = "embedded PNG bytes" if not args.no_bytes else "PNG files next to the parquet"
-    console.print(
-        f"wrote {len(frame)} synthetic eye crops ({args.size[0]}x{args.size[1]}, seed {args.seed}) "
-        f"to {args.out} in {seconds:.1f} s: {args.shards} shard(s), {images}"
     )
     labels = frame["class_id"].map({0: "closed", 1: "open"})
     console.print(
@@ -128,21 +149,13 @@ def run_synth_faces(args: argparse.Namespace) -> int:
     from ocec_lightning.data.sources import ParquetSource
     from ocec_lightning.data.synthetic_faces_writer import write_synthetic_faces
 
-    start = time.perf_counter()
-    frame = write_synthetic_faces(
-        args.out,
-        args.n,
-        args.seed,
-        height=args.size[0],
-        width=args.size[1],
-        workers=args.workers,
-    )
-    seconds = time.perf_counter() - start
     console = Console()
-    console.print(
-        f"wrote {len(frame)} synthetic faces ({args.size[0]}x{args.size[1]}, seed {args.seed}) "
-        f"to {args.out} in {seconds:.1f} s: faces.parquet (image_bytes, mask_bytes) + "
-        "images/ and masks/ PNGs"
+    frame = _write_synthetic(
+        console,
+        write_synthetic_faces,
+        args,
+        "faces",
+        "faces.parquet (image_bytes, mask_bytes) + images/ and masks/ PNGs",
     )
     console.print(_split_table("images per split", frame["split"], frame.get("source")))
     table = ParquetSource(
@@ -188,8 +201,7 @@ def _split_table(title: str, splits: pd.Series, groups: pd.Series | None = None)
     if groups is not None:
         table.add_column("subjects", justify="right")
     splits = splits.fillna("(none)").astype(str)
-    order = [s for s in ("train", "val", "test") if s in set(splits)]
-    order += sorted(set(splits) - set(order))
+    order = _split_order(splits)
     for split in [*order, "all"]:
         chosen = splits == split if split != "all" else splits == splits
         cells = [split, str(int(chosen.sum()))]

@@ -42,18 +42,16 @@ def run_guarded(fn: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run `fn(cfg)`; report user errors in one line; keep sweeps alive past a bad trial."""
     try:
         return fn(cfg)
-    except OCECError as err:
-        if _in_multirun():
-            return _record_failure(cfg, err)
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
     except Exception as err:
         if _in_multirun():
-            return _record_failure(cfg, err)
+            return _record_failure(err)
+        if isinstance(err, OCECError):
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
         raise
 
 
-def _record_failure(cfg: DictConfig, err: BaseException) -> float:
+def _record_failure(err: BaseException) -> float:
     """Write failure.json into the trial's directory and return NaN as its objective."""
     out = Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)

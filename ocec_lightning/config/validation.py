@@ -1,9 +1,11 @@
 """Check a composed config before anything is built (SPEC §3, §12).
 
 Each check names the key, the bad value and a valid alternative. `validate_config`
-runs the static checks and instantiates the model (its constructor validates
-architecture choices such as the token-mixer grid); `validate_against_data` runs the
-checks that need the training-set size.
+runs the static checks, builds the model (its constructor validates architecture
+choices such as the token-mixer grid) and runs two blank images through model and loss
+(a model or loss of the other task fails here). Rules that need the real number of
+optimizer steps (a warmup given in steps or as a ratio) are checked where the schedule is
+built, from the trainer's own step count (`optim.lr_schedule.build_lr_schedule`).
 """
 
 from __future__ import annotations
@@ -49,12 +51,7 @@ def _in_range(
 
 
 def _get(cfg: DictConfig, key: str) -> Any:
-    node: Any = cfg
-    for part in key.split("."):
-        if node is None or part not in node:
-            return None
-        node = node[part]
-    return node
+    return OmegaConf.select(cfg, key, default=None)
 
 
 def _one_of(cfg: DictConfig, key: str, choices: tuple[str, ...]) -> None:
@@ -300,22 +297,3 @@ def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first problem found in the composed config."""
     for check in CHECKS:
         check(cfg)
-
-
-def validate_against_data(cfg: DictConfig, datamodule: Any) -> None:
-    """Checks that need the data: warmup vs. training length, batch vs. split size."""
-    train_size = datamodule.num_samples("train")
-    batch = int(cfg.data.batch_size)
-    steps_per_epoch = max(1, train_size // batch) // int(
-        _get(cfg, "trainer.accumulate_grad_batches") or 1
-    )
-    max_epochs = int(_get(cfg, "trainer.max_epochs") or 1)
-    warmup = _get(cfg, "scheduler.warmup") or {}
-    steps = int(warmup.get("steps") or 0)
-    if steps and max_epochs > 0 and steps >= steps_per_epoch * max_epochs:
-        raise ConfigError(
-            "scheduler.warmup.steps",
-            steps,
-            f"fewer than the {steps_per_epoch * max_epochs} optimizer steps of the run "
-            f"({max_epochs} epochs × {steps_per_epoch})",
-        )

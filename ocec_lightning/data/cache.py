@@ -155,10 +155,7 @@ def _timed_fill(
     table: SampleTable, out: np.ndarray, threads: int | None, masks: np.ndarray | None = None
 ) -> None:
     start = time.perf_counter()
-    if masks is None:
-        _decode_into(table, out, threads)
-    else:
-        _decode_into(table, out, threads, masks)
+    _decode_into(table, out, threads, masks)
     seconds = time.perf_counter() - start
     what = "images and masks" if masks is not None else "images"
     log.info("image cache: decoded %d %s in %.1f s", len(out), what, seconds)

@@ -136,8 +136,10 @@ class OCECDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         # Lightning runs this once per machine before `setup` on every rank: building the
         # disk cache here means DDP ranks map one file instead of all decoding at once.
+        # The full load (not just the cache) so that this process's `setup` reads nothing
+        # again; the other ranks' `setup` maps the finished file.
         if self.cache_mode == "disk" and self._images is None:
-            load_samples(self._load_table(), self.image_size, "disk", self.cache_dir)
+            self._load()
 
     def setup(self, stage: str | None = None) -> None:
         """Load, split, cache and check the data (idempotent); raises DataError on bad data."""

@@ -60,7 +60,6 @@ class CachedImageDataset(Dataset):
         for key in ("images", "masks"):
             if isinstance(state.get(key), Path):
                 state[key] = np.load(state[key], mmap_mode="r")
-        state.setdefault("masks", None)
         self.__dict__.update(state)
 
 

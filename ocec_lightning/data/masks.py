@@ -24,15 +24,17 @@ log = logging.getLogger("ocec_lightning.data")
 MAX_MASK_VALUE = 255
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def check_segmentation_task(
     class_names: Sequence[str] | None, num_classes: object, ignore_index: object
 ) -> tuple[int, int]:
     """(num_classes, ignore_index) as ints, or a ConfigError naming the `task.*` key."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
+    if not _is_int(num_classes) or not 2 <= num_classes <= MAX_MASK_VALUE:
         raise ConfigError("task.num_classes", num_classes, "an integer between 2 and 255")
-    if not 2 <= num_classes <= MAX_MASK_VALUE:
-        raise ConfigError("task.num_classes", num_classes, "an integer between 2 and 255")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer):
+    if not _is_int(ignore_index):
         raise ConfigError("task.ignore_index", ignore_index, "an integer id in 0-255, e.g. 255")
     if not num_classes <= ignore_index <= MAX_MASK_VALUE:
         raise ConfigError(

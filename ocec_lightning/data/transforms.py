@@ -50,11 +50,9 @@ class HorizontalFlipSwap(A.HorizontalFlip):
         for a, b in self.pairs:
             self._lut[a], self._lut[b] = b, a
 
+    # `masks=` goes through this too: albumentations' apply_to_masks calls it per mask.
     def apply_to_mask(self, mask: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
         return self._swap(hflip(mask))
-
-    def apply_to_masks(self, masks: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
-        return np.stack([self.apply_to_mask(mask) for mask in masks])
 
     def _swap(self, mask: np.ndarray) -> np.ndarray:
         if not self.pairs:

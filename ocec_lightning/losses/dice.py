@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ocec_lightning.errors import ConfigError
-from ocec_lightning.losses.seg_ce import check_ignore_index
+from ocec_lightning.losses.seg_ce import check_ignore_index, valid_and_safe
 
 __all__ = ["DiceLoss", "soft_dice_per_class"]
 
@@ -26,14 +26,9 @@ def soft_dice_per_class(
     """Soft Dice coefficient per (sample, class), ``[B, C]``, computed in float32."""
     # float32 even under AMP: sums over 10^4+ pixels lose too much precision in fp16.
     probs = logits.float().softmax(dim=1)
-    target = target.long()
-    if ignore_index is None:
-        valid = torch.ones_like(target, dtype=torch.bool)
-    else:
-        valid = target != ignore_index
-    safe = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
+    valid, safe = valid_and_safe(target.long(), ignore_index)
     mask = valid.unsqueeze(1).to(probs.dtype)
-    onehot = torch.zeros_like(probs).scatter_(1, safe, 1.0) * mask
+    onehot = torch.zeros_like(probs).scatter_(1, safe.unsqueeze(1), 1.0) * mask
     probs = probs * mask
     dims = tuple(range(2, probs.ndim))
     intersection = (probs * onehot).sum(dims)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from numbers import Real
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -22,6 +21,7 @@ from ocec_lightning.losses.seg_ce import (
     WeightSpec,
     check_ignore_index,
     check_num_classes,
+    valid_and_safe,
 )
 
 __all__ = ["FocalSegLoss"]
@@ -50,18 +50,12 @@ class FocalSegLoss(ClassWeightedLoss):
         self._init_class_weights(alpha, class_frequencies)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        self._check_class_frequencies_filled()
-        target = target.long()
-        valid = (
-            torch.ones_like(target, dtype=torch.bool)
-            if self.ignore_index is None
-            else target != self.ignore_index
-        )
-        safe = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
-        log_p = F.log_softmax(logits.float(), dim=1).gather(1, safe).squeeze(1)
+        alpha = self._class_weights_for(logits)
+        valid, safe = valid_and_safe(target.long(), self.ignore_index)
+        log_p = F.log_softmax(logits.float(), dim=1).gather(1, safe.unsqueeze(1)).squeeze(1)
         loss = -((1.0 - log_p.exp()).pow(self.gamma)) * log_p
-        if self.alpha is not None:
-            loss = loss * self.alpha.to(loss.device)[safe.squeeze(1)]
+        if alpha is not None:
+            loss = loss * alpha[safe]
         loss = loss * valid
         # clamp: an all-ignored batch gives 0 instead of 0/0.
         return loss.sum() / valid.sum().clamp_min(1)

@@ -35,6 +35,7 @@ __all__ = [
     "check_num_classes",
     "config_needs_class_frequencies",
     "resolve_class_weights",
+    "valid_and_safe",
     "weights_from_frequencies",
 ]
 
@@ -126,6 +127,17 @@ def check_ignore_index(ignore_index: int | None) -> int | None:
     return ignore_index
 
 
+def valid_and_safe(target: Tensor, ignore_index: int | None) -> tuple[Tensor, Tensor]:
+    """``(valid, safe)`` for an int64 target: the mask of pixels that are not
+    ``ignore_index`` (every pixel when it is ``None``), and the target with the ignored
+    pixels set to class 0 so it can index, gather or one-hot without going out of range."""
+    if ignore_index is None:
+        valid = torch.ones_like(target, dtype=torch.bool)
+    else:
+        valid = target != ignore_index
+    return valid, torch.where(valid, target, torch.zeros_like(target))
+
+
 class ClassWeightedLoss(nn.Module):
     """Base of the segmentation losses whose per-class weights may be derived from the
     train split's class pixel frequencies: holds the weights (a non-persistent buffer
@@ -154,8 +166,22 @@ class ClassWeightedLoss(nn.Module):
         weights, _ = resolve_class_weights(
             self.mode, self.num_classes, frequencies, self.weight_key
         )
-        setattr(self, self.weight_buffer, weights)  # forward moves it to the logits' device
+        setattr(self, self.weight_buffer, weights)  # _class_weights_for moves it to the device
         self.needs_class_frequencies = False
+
+    def _class_weights_for(self, logits: Tensor) -> Tensor | None:
+        """The weights (or ``None``) on ``logits``' device, for ``forward``.
+
+        Checks first that frequency-based weights have been filled in. Weights filled in
+        by ``set_class_frequencies`` after the module moved to an accelerator are still on
+        the CPU: they are moved once and kept there.
+        """
+        self._check_class_frequencies_filled()
+        weights = getattr(self, self.weight_buffer)
+        if weights is not None and weights.device != logits.device:
+            weights = weights.to(logits.device)
+            setattr(self, self.weight_buffer, weights)
+        return weights
 
     def _check_class_frequencies_filled(self) -> None:
         """``ConfigError`` while frequency-based weights still wait for the frequencies."""
@@ -198,24 +224,22 @@ class SegCrossEntropy(ClassWeightedLoss):
         self._init_class_weights(class_weights, class_frequencies)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        self._check_class_frequencies_filled()
+        weight = self._class_weights_for(logits)
         target = target.long()
-        if self.class_weight is not None and self.class_weight.device != logits.device:
-            self.class_weight = self.class_weight.to(logits.device)
         total = F.cross_entropy(
             logits,
             target,
-            weight=self.class_weight,
+            weight=weight,
             ignore_index=self.ignore_index,
             label_smoothing=self.label_smoothing,
             reduction="sum",
         )
         valid = target != self.ignore_index
-        if self.class_weight is None:
+        if weight is None:
             denom = valid.sum().to(total.dtype)
         else:
             # PyTorch's weighted mean divides by the summed weights of the target classes.
             safe = torch.where(valid, target, torch.zeros_like(target))
-            denom = (self.class_weight[safe] * valid).sum().to(total.dtype)
+            denom = (weight[safe] * valid).sum().to(total.dtype)
         # clamp: all pixels ignored (or all of zero-weight classes) -> 0 / tiny = 0, no NaN.
         return total / denom.clamp_min(torch.finfo(total.dtype).tiny)

@@ -1,33 +1,20 @@
 """Small building blocks shared by the OCEC backbones and heads.
 
-Holds the channels-first LayerNorm used by the ConvNeXt-style backbone, a conv-BN-act
-unit, a squeeze-and-excitation gate, a per-channel layer scale, and the weight-init
-routine that every OCEC model applies once after it is built. Nothing here knows about
-configs; validation lives in ``ocec.py`` (shared checks in ``validation.py``).
+Holds a conv-BN-act unit, a squeeze-and-excitation gate, a per-channel layer scale,
+and the weight-init routine that every OCEC model applies once after it is built, and
+re-exports timm's channels-first ``LayerNorm2d`` (a ``nn.LayerNorm`` subclass, so the
+init routine and no-weight-decay filters need no special case) used by the
+ConvNeXt-style backbone. Nothing here knows about configs; validation lives in
+``ocec.py`` (shared checks in ``validation.py``).
 """
 
 from __future__ import annotations
 
 import torch
+from timm.layers import LayerNorm2d
 from torch import Tensor, nn
 
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channel axis of an ``[N, C, H, W]`` tensor.
-
-    Subclassing ``nn.LayerNorm`` keeps the init routine and optimizers' no-weight-decay
-    filters (which usually match on the norm type) working without a special case.
-    """
-
-    def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
-        super().__init__(num_channels, eps=eps)
-
-    def forward(self, x: Tensor) -> Tensor:
-        # Normalising channels-last and permuting back is the simplest exact form;
-        # F.layer_norm only normalises trailing dimensions.
-        x = x.permute(0, 2, 3, 1)
-        x = super().forward(x)
-        return x.permute(0, 3, 1, 2)
+__all__ = ["ConvBNAct", "LayerNorm2d", "LayerScale", "SqueezeExcite", "init_weights"]
 
 
 class ConvBNAct(nn.Sequential):

@@ -84,10 +84,6 @@ class LRSchedule:
         if self.warmup_steps > 0:
             self._set_lr_factor(self._warmup_factor(0))
 
-    @property
-    def in_warmup(self) -> bool:
-        return self.step_count < self.warmup_steps
-
     def _warmup_factor(self, k: int) -> float:
         progress = min(1.0, k / self.warmup_steps)
         if self.mode == "cosine":

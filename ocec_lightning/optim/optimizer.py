@@ -57,15 +57,10 @@ def parameter_groups(
             layer_decay=float(layer_decay),
             weight_decay_exclude_1d=not decay_norm_and_bias,
         )
-    elif decay_norm_and_bias:
-        groups = [
-            {
-                "params": [p for p in model.parameters() if p.requires_grad],
-                "weight_decay": weight_decay,
-            }
-        ]
     else:
-        groups = param_groups_weight_decay(model, weight_decay=weight_decay)
+        groups = param_groups_weight_decay(
+            model, weight_decay=weight_decay, weight_decay_exclude_1d=not decay_norm_and_bias
+        )
     for group in groups:
         group["lr"] = lr * float(group.pop("lr_scale", 1.0))
     return groups

@@ -225,3 +225,18 @@ def test_disk_cache_is_reused_by_the_next_run(make_cfg, monkeypatch):
     second.setup("fit")
     np.testing.assert_array_equal(np.asarray(second._images), np.asarray(first._images))
     assert second.split_counts == first.split_counts
+
+
+def test_prepare_data_then_setup_reads_the_source_once(write_parquet, make_dm, helpers):
+    # Lightning calls prepare_data() then setup(); the source (a parquet read) must not be
+    # loaded twice in one process.
+    source = ParquetSource(write_parquet(helpers.alternating(12)))
+    loads = []
+    load = source.load
+    source.load = lambda: loads.append(1) or load()
+    dm = make_dm(source, cache_mode="disk")
+    dm.prepare_data()
+    dm.setup("fit")
+    dm.setup("fit")
+    assert len(loads) == 1
+    assert sum(dm.num_samples(s) for s in ("train", "val", "test")) == 12

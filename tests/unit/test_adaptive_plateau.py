@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
+from schedule_helpers import sgd
 
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.optim.lr_schedule import TrainingLength, build_lr_schedule
@@ -26,12 +27,8 @@ NO_DECAY = {"long_plateau_epochs": 10**6}
 NO_REDUCE = {"patience": 10**6}
 
 
-def _optimizer(lr: float = 1.0) -> torch.optim.Optimizer:
-    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
-
-
 def _scheduler(lr: float = 1.0, **params: object) -> AdaptivePlateau:
-    return build(_optimizer(lr), horizon=100, **params)
+    return build(sgd(lr), horizon=100, **params)
 
 
 def _feed(scheduler: AdaptivePlateau, values: list[float]) -> list[float]:
@@ -111,7 +108,7 @@ def test_plateau_reduce_matches_reduce_lr_on_plateau(cooldown: int) -> None:
     values = [1.0, 0.9, 0.95, 0.93, 0.92, 0.8, 0.85, 0.81, 0.82, 0.83, 0.84, 0.7] + [0.75] * 20
     settings = {"factor": 0.5, "patience": 2, "threshold": 1e-4, "cooldown": cooldown}
     ours = _scheduler(min_lr=0.05, **settings, **NO_BOOST, **NO_DECAY)
-    reference_opt = _optimizer()
+    reference_opt = sgd()
     reference = torch.optim.lr_scheduler.ReduceLROnPlateau(reference_opt, min_lr=0.05, **settings)
     expected = []
     for value in values:
@@ -180,7 +177,7 @@ def test_nothing_happens_during_warmup() -> None:
             "stagnation_patience": 1,
         }
     )
-    schedule = build_lr_schedule(cfg, _optimizer(), TrainingLength(40, steps_per_epoch=2))
+    schedule = build_lr_schedule(cfg, sgd(), TrainingLength(40, steps_per_epoch=2))
     lrs = []
     for _epoch in range(8):
         for _ in range(2):

@@ -3,24 +3,11 @@
 import math
 
 import pytest
-import torch
 from omegaconf import OmegaConf
+from schedule_helpers import WARMUP_NONE, sgd
 
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.optim.lr_schedule import TrainingLength, build_lr_schedule
-
-WARMUP_NONE = {
-    "epochs": 0,
-    "steps": 0,
-    "ratio": 0.0,
-    "start_factor": 0.1,
-    "start_lr": None,
-    "mode": "linear",
-}
-
-
-def _optimizer(lr: float = 1.0) -> torch.optim.Optimizer:
-    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
 
 
 def _cfg(name: str, target: str, interval: str, warmup: dict | None = None, **params) -> object:
@@ -53,9 +40,7 @@ def test_linear_warmup_reaches_base_exactly_at_its_end_then_cosine() -> None:
         T_max=None,
         eta_min=0.0,
     )
-    schedule = build_lr_schedule(
-        cfg, _optimizer(1.0), TrainingLength(total_steps=110, steps_per_epoch=11)
-    )
+    schedule = build_lr_schedule(cfg, sgd(1.0), TrainingLength(total_steps=110, steps_per_epoch=11))
     lrs = _run_steps(schedule, 110)
     for k in range(10):
         assert lrs[k] == pytest.approx(0.1 + 0.9 * k / 10)
@@ -73,9 +58,7 @@ def test_start_lr_and_cosine_warmup_shape() -> None:
         "step",
         {"steps": 4, "start_lr": 1e-5, "mode": "cosine"},
     )
-    schedule = build_lr_schedule(
-        cfg, _optimizer(5e-4), TrainingLength(total_steps=20, steps_per_epoch=5)
-    )
+    schedule = build_lr_schedule(cfg, sgd(5e-4), TrainingLength(total_steps=20, steps_per_epoch=5))
     lrs = _run_steps(schedule, 20)
     assert lrs[0] == pytest.approx(1e-5)
     f = 1e-5 / 5e-4
@@ -91,8 +74,8 @@ def test_epoch_warmup_and_ratio_lengths() -> None:
     by_ratio = _cfg(
         "none", "ocec_lightning.optim.schedulers.constant.build", "step", {"ratio": 0.25}
     )
-    assert build_lr_schedule(by_epochs, _optimizer(), length).warmup_steps == 30
-    assert build_lr_schedule(by_ratio, _optimizer(), length).warmup_steps == 25
+    assert build_lr_schedule(by_epochs, sgd(), length).warmup_steps == 30
+    assert build_lr_schedule(by_ratio, sgd(), length).warmup_steps == 25
 
 
 def test_plateau_behind_warmup_reduces_only_after_warmup() -> None:
@@ -108,9 +91,7 @@ def test_plateau_behind_warmup_reduces_only_after_warmup() -> None:
         threshold=0.0,
         min_lr=0.0,
     )
-    schedule = build_lr_schedule(
-        cfg, _optimizer(1.0), TrainingLength(total_steps=50, steps_per_epoch=5)
-    )
+    schedule = build_lr_schedule(cfg, sgd(1.0), TrainingLength(total_steps=50, steps_per_epoch=5))
     epoch_end_lrs = []
     for _epoch in range(6):
         _run_steps(schedule, 5)
@@ -130,9 +111,7 @@ def test_plateau_without_metric_does_not_step() -> None:
         patience=0,
         factor=0.5,
     )
-    schedule = build_lr_schedule(
-        cfg, _optimizer(1.0), TrainingLength(total_steps=50, steps_per_epoch=5)
-    )
+    schedule = build_lr_schedule(cfg, sgd(1.0), TrainingLength(total_steps=50, steps_per_epoch=5))
     schedule.step_epoch({})
     assert schedule.inner.num_bad_epochs == 0 and schedule.epochs_after_warmup == 0
 
@@ -146,9 +125,7 @@ def test_epoch_scheduler_starts_with_the_first_epoch_after_warmup() -> None:
         T_max=None,
         eta_min=0.0,
     )
-    schedule = build_lr_schedule(
-        cfg, _optimizer(1.0), TrainingLength(total_steps=40, steps_per_epoch=4)
-    )
+    schedule = build_lr_schedule(cfg, sgd(1.0), TrainingLength(total_steps=40, steps_per_epoch=4))
     assert schedule.inner.T_max == 8  # 10 epochs - 2 warmup
     firsts = []
     for _ in range(10):
@@ -162,9 +139,7 @@ def test_epoch_interval_cosine_steps_once_per_epoch() -> None:
     cfg = _cfg(
         "cosine", "ocec_lightning.optim.schedulers.cosine.build", "epoch", T_max=None, eta_min=0.0
     )
-    schedule = build_lr_schedule(
-        cfg, _optimizer(1.0), TrainingLength(total_steps=40, steps_per_epoch=4)
-    )
+    schedule = build_lr_schedule(cfg, sgd(1.0), TrainingLength(total_steps=40, steps_per_epoch=4))
     assert schedule.inner.T_max == 10
     lrs = []
     for _ in range(10):
@@ -177,7 +152,7 @@ def test_epoch_interval_cosine_steps_once_per_epoch() -> None:
 def test_warmup_longer_than_training_is_rejected() -> None:
     cfg = _cfg("none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 10})
     with pytest.raises(ConfigError, match="scheduler.warmup.*shorter than training"):
-        build_lr_schedule(cfg, _optimizer(), TrainingLength(total_steps=50, steps_per_epoch=5))
+        build_lr_schedule(cfg, sgd(), TrainingLength(total_steps=50, steps_per_epoch=5))
 
 
 def test_two_warmup_lengths_are_rejected() -> None:
@@ -185,7 +160,7 @@ def test_two_warmup_lengths_are_rejected() -> None:
         "none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 1, "steps": 3}
     )
     with pytest.raises(ConfigError, match="only one of"):
-        build_lr_schedule(cfg, _optimizer(), TrainingLength(total_steps=50, steps_per_epoch=5))
+        build_lr_schedule(cfg, sgd(), TrainingLength(total_steps=50, steps_per_epoch=5))
 
 
 def test_state_dict_round_trip_continues_the_same_sequence() -> None:
@@ -198,11 +173,11 @@ def test_state_dict_round_trip_continues_the_same_sequence() -> None:
         eta_min=0.0,
     )
     length = TrainingLength(total_steps=30, steps_per_epoch=6)
-    full = build_lr_schedule(cfg, _optimizer(), length)
+    full = build_lr_schedule(cfg, sgd(), length)
     reference = _run_steps(full, 30)
-    first = build_lr_schedule(cfg, _optimizer(), length)
+    first = build_lr_schedule(cfg, sgd(), length)
     _run_steps(first, 12)
-    opt2 = _optimizer()
+    opt2 = sgd()
     opt2.load_state_dict(first.optimizer.state_dict())
     resumed = build_lr_schedule(cfg, opt2, length)
     resumed.load_state_dict(first.state_dict())

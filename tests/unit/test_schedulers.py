@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
+from schedule_helpers import WARMUP_NONE, sgd
 
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.optim.lr_schedule import LRSchedule, TrainingLength, build_lr_schedule
@@ -24,18 +25,6 @@ NEW_OPTIONS = (
     "poly",
     "adaptive_plateau",
 )
-WARMUP_NONE = {
-    "epochs": 0,
-    "steps": 0,
-    "ratio": 0.0,
-    "start_factor": 0.1,
-    "start_lr": None,
-    "mode": "linear",
-}
-
-
-def _optimizer(lr: float = 1.0, **kwargs: object) -> torch.optim.Optimizer:
-    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr, **kwargs)
 
 
 def _cfg(option: str, warmup: dict | None = None, **params: object) -> object:
@@ -48,7 +37,7 @@ def _cfg(option: str, warmup: dict | None = None, **params: object) -> object:
 
 def _build(cfg: object, total_steps: int, steps_per_epoch: int = 1, **opt: object) -> LRSchedule:
     length = TrainingLength(total_steps=total_steps, steps_per_epoch=steps_per_epoch)
-    return build_lr_schedule(cfg, _optimizer(**opt), length)
+    return build_lr_schedule(cfg, sgd(**opt), length)
 
 
 def _lr(schedule: LRSchedule) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ocec_lightning.config import validate_config
@@ -81,3 +83,14 @@ def test_default_config_and_every_named_example_validate(make_cfg) -> None:
         ["scheduler.warmup.ratio=0.1"],
     ):
         validate_config(make_cfg(overrides))
+
+
+def test_warmup_in_steps_longer_than_the_run_fails_before_the_first_step(make_cfg) -> None:
+    from ocec_lightning.training import run_training
+
+    cfg = make_cfg(
+        ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "scheduler.warmup.steps=50"]
+    )
+    with pytest.raises(ConfigError, match=r"scheduler.warmup.*3 steps = 1 epochs × 3"):
+        run_training(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt")), "no checkpoint may be written"

@@ -170,7 +170,7 @@ class ParquetSource:
                 f"{shard}: group column {self.group_column!r} (data.group_column) not found; "
                 f"columns found: {found}"
             )
-        labels = ("class_id", "label") if task == "classification" else ()
+        labels = _LABEL_COLUMNS if task == "classification" else ()
         wanted = [
             c
             for c in ("split", *labels, "image_path", "mask_path", self.group_column)
