@@ -1,101 +1,112 @@
-"""Evaluate a checkpoint: rebuild the run's task from the config stored in the
-checkpoint, load its (EMA) weights and tuned threshold, and test on a split.
+"""Evaluate a checkpoint: rebuild the task with `load_from_checkpoint` (its EMA weights,
+tuned threshold and hyper-parameters) and the data from the checkpoint's
+`datamodule_hyper_parameters`, then test (or validate) on a split.
 
-Data settings come from the checkpoint too, so `ocec-eval ckpt_path=...` reproduces the
-training run's test metrics; any `data=...` / `data.*` override on the command line
-switches to the composed data config instead (evaluate on other data).
+`ocec-eval ckpt_path=...` therefore reproduces the training run's test metrics; any
+`data=...` / `data.*` override on the command line switches to the composed data config
+instead (evaluate on other data). Returns the metrics and the task's monitored metric
+for the split (`test/f1` for classification, `test/fscore` for segmentation).
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ocec_lightning import run_dir
 from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.errors import ConfigError, DataError
-from ocec_lightning.training import build_loggers, build_task
+from ocec_lightning.training import build_loggers
 from ocec_lightning.utils.console import console
 
 
-def load_checkpoint_meta(path: str | Path) -> dict[str, Any]:
-    """The `ocec` block of a checkpoint written by this package (config, threshold, ...)."""
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint written by `ocec-train`, read with `weights_only=True`."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"ckpt_path: no checkpoint file at {file}")
-    checkpoint = torch.load(file, map_location="cpu", weights_only=False)
-    meta = checkpoint.get("ocec")
-    if not meta or not meta.get("config"):
+    checkpoint = torch.load(file, map_location="cpu", weights_only=True)
+    record = (checkpoint.get("datamodule_hyper_parameters") or {}).get("config")
+    if not record or "module_target" not in record.get("task", {}):
         raise DataError(
-            f"ckpt_path: {file} was not written by ocec-train (no 'ocec' block with the run config)"
+            f"ckpt_path: {file} was not written by ocec-train "
+            "(no datamodule_hyper_parameters with the run's data config)"
         )
-    return meta
+    return checkpoint
 
 
-def eval_config(cfg: DictConfig, meta: dict[str, Any], user_overrides: list[str]) -> DictConfig:
-    """The training config of the checkpoint with this run's trainer/logger/paths and,
-    when the user overrode data, the composed data section."""
-    run_cfg = OmegaConf.create(meta["config"])
+def eval_config(cfg: DictConfig, record: dict[str, Any], user_overrides: list[str]) -> DictConfig:
+    """The checkpoint's data config with this run's trainer/logger/paths and, when the
+    user overrode data, the composed data section."""
+    if cfg.get("split") not in ("test", "val"):
+        raise ConfigError("split", cfg.get("split"), "'test' or 'val'")
+    run_cfg = OmegaConf.create(record)
     with open_dict(run_cfg):
-        for key in ("trainer", "logger", "paths", "seed"):
+        for key in ("trainer", "logger", "paths"):
             run_cfg[key] = cfg[key]
         if any(o.lstrip("+~").startswith(("data=", "data.", "data/")) for o in user_overrides):
             run_cfg.data = cfg.data
-        run_cfg.callbacks = None
         # Evaluation never augments: an empty transform list for the run's task.
         run_cfg.aug = OmegaConf.create({"name": "none", str(run_cfg.task.name): [], "batch": None})
-        if cfg.get("split") not in ("test", "val"):
-            raise ConfigError("split", cfg.get("split"), "'test' or 'val'")
     return run_cfg
 
 
-def run_evaluation(cfg: DictConfig, user_overrides: list[str] | None = None) -> dict[str, float]:
-    """Test (or validate) `cfg.ckpt_path`; returns the metrics and writes eval_metrics.json."""
-    meta = load_checkpoint_meta(cfg.ckpt_path)
-    run_cfg = eval_config(cfg, meta, list(user_overrides or []))
+@dataclass
+class EvalResult:
+    """The metrics of one evaluation and the task's monitored metric among them."""
+
+    metrics: dict[str, float]
+    monitor: str  # e.g. test/f1, val/fscore
+
+    @property
+    def score(self) -> float | None:
+        return self.metrics.get(self.monitor)
+
+
+def run_evaluation(cfg: DictConfig, user_overrides: list[str] | None = None) -> EvalResult:
+    """Test (or validate) `cfg.ckpt_path`; writes eval_metrics.json."""
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    record = checkpoint["datamodule_hyper_parameters"]["config"]
+    run_cfg = eval_config(cfg, record, list(user_overrides or []))
     from ocec_lightning.data import build_datamodule  # after config checks: heavy import
 
     pl.seed_everything(int(run_cfg.seed), workers=True)
     datamodule = build_datamodule(run_cfg)
-    stage = "test" if cfg.split == "test" else "validate"
-    datamodule.setup(stage if stage == "test" else "fit")
-    task = build_task(run_cfg, datamodule)
+    task_class = get_class(str(run_cfg.task.module_target))
+    try:
+        task = task_class.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    except RuntimeError as err:
+        raise ConfigError(
+            "ckpt_path",
+            str(cfg.ckpt_path),
+            f"a checkpoint whose weights fit its model; loading failed: {str(err).splitlines()[0]}",
+        ) from None
     trainer: pl.Trainer = instantiate(
         run_cfg.trainer, "trainer", logger=build_loggers(run_cfg) or False, callbacks=[]
     )
-    try:
-        run = trainer.test if stage == "test" else trainer.validate
-        results = run(task, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path), weights_only=False)
-    except RuntimeError as err:
-        if "state_dict" in str(err):
-            raise ConfigError(
-                "ckpt_path",
-                str(cfg.ckpt_path),
-                f"a checkpoint of model {run_cfg.model.get('_target_')}; loading failed: "
-                f"{str(err).splitlines()[0]}",
-            ) from None
-        raise
+    run = trainer.test if cfg.split == "test" else trainer.validate
+    results = run(task, datamodule=datamodule)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
-    out = Path(run_cfg.paths.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "eval_metrics.json").write_text(
-        json.dumps(
-            {
-                "ckpt_path": str(cfg.ckpt_path),
-                "split": cfg.split,
-                "threshold": meta.get("threshold"),
-                "metrics": metrics,
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
+    monitor = str(run_cfg.task.monitor).replace("val/", f"{cfg.split}/", 1)
+    run_dir.write_eval_metrics(
+        run_cfg.paths.output_dir,
+        {
+            "ckpt_path": str(cfg.ckpt_path),
+            "split": cfg.split,
+            "monitor": monitor,
+            "threshold": task.hparams.get("threshold"),
+            "metrics": metrics,
+        },
     )
     console.print(
         f"[bold green]eval[/] {cfg.ckpt_path} on {cfg.split}: "
-        + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
+        + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())),
+        soft_wrap=True,
     )
-    return metrics
+    return EvalResult(metrics=metrics, monitor=monitor)

@@ -1,13 +1,16 @@
-"""EMA of the weights, built on Lightning's `EMAWeightAveraging`.
+"""EMA of the weights, built on Lightning's public `WeightAveraging` callback.
 
-Two behaviours differ from the stock callback:
+`EMA` behaves like Lightning's `EMAWeightAveraging` (same update schedule arguments) with
+two differences:
 
-- Decay warmup (on by default): the decay used at the n-th update is
-  min(decay, (1 + n) / (10 + n)), as in timm's ModelEma. With a fixed 0.999 the average
-  of a short run is dominated by early, fast-moving weights; worse, the averaged conv
-  weights ahead of each BatchNorm shrink in norm while the averaged running statistics
-  do not, so the EMA model's logits are badly biased for hundreds of steps (measured on
-  the default run: val F1@0.5 of 0.0 for five epochs while the raw model had 0.95).
+- Decay warmup (on by default): the n-th blending update uses the decay
+  min(decay, (1 + n) / (10 + n)), TensorFlow's `tf.train.ExponentialMovingAverage(decay,
+  num_updates=n)` rule (timm's ModelEmaV3 warms up with a different, power-law rule).
+  With a fixed 0.999 the average of a short run is dominated by early, fast-moving
+  weights; worse, the averaged conv weights ahead of each BatchNorm shrink in norm while
+  the averaged running statistics do not, so the EMA model's logits are badly biased for
+  hundreds of steps (measured on the default run: val F1@0.5 of 0.0 for five epochs
+  while the raw model had 0.95).
 - Checkpoint loading outside fit: Lightning's `on_load_checkpoint` restores the raw
   weights whenever the averaged model exists, including `trainer.test(ckpt_path="best")`
   right after `fit`, so the test would silently run on the non-averaged weights. Here the
@@ -19,45 +22,92 @@ Validation, checkpoints (`state_dict`) and export therefore all use the averaged
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import EMAWeightAveraging
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.trainer.states import TrainerFn
+from torch import Tensor
+from torch.optim.swa_utils import get_ema_avg_fn
 
 from ocec_lightning.errors import ConfigError
 
+AvgFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 
-def warmup_ema_avg_fn(decay: float):  # noqa: ANN201  (torch's avg_fn signature)
-    """avg_fn for AveragedModel whose decay ramps up as (1 + n) / (10 + n) towards `decay`."""
+
+def warmup_ema_avg_fn(decay: float) -> AvgFn:
+    """`AveragedModel` avg_fn using decay min(decay, (1 + n) / (10 + n)) (TensorFlow's rule).
+
+    `n` is `AveragedModel.n_averaged`, the number of updates averaged so far; the first
+    update copies the weights, so the first blend uses n = 1 (decay 2/11).
+    """
 
     @torch.no_grad()
-    def ema_update(
-        averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor
-    ) -> torch.Tensor:
-        n = float(num_averaged)
-        step_decay = min(decay, (1.0 + n) / (10.0 + n))
+    def ema_update(averaged: Tensor, current: Tensor, num_averaged: Tensor | int) -> Tensor:
+        # Tensor arithmetic keeps the decay on the device: no host sync per parameter.
+        n = torch.as_tensor(num_averaged, device=averaged.device, dtype=torch.float32)
+        step_decay = torch.clamp((1.0 + n) / (10.0 + n), max=decay)
         return step_decay * averaged + (1.0 - step_decay) * current
 
     return ema_update
 
 
-class EMA(EMAWeightAveraging):
-    """EMAWeightAveraging with decay warmup and test-safe checkpoint loading."""
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-    def __init__(self, decay: float = 0.999, warmup: bool = True, **kwargs: Any) -> None:
-        if not 0.0 < decay < 1.0:
-            raise ConfigError("callbacks.ema.decay", decay, "a value in (0, 1), e.g. 0.999")
-        super().__init__(decay=decay, **kwargs)
-        self.decay, self.warmup = decay, warmup
-        if warmup:
-            # WeightAveraging hands these kwargs to AveragedModel when fit starts.
-            self._kwargs["avg_fn"] = warmup_ema_avg_fn(decay)
+
+class EMA(WeightAveraging):
+    """Exponential moving average of the weights with optional decay warmup.
+
+    Args:
+        decay: decay in (0, 1); with `warmup` it is the upper bound the decay ramps to.
+        warmup: ramp the decay as (1 + n) / (10 + n); false = constant `decay`.
+        update_every_n_steps: update after every n-th optimizer step (>= 1).
+        update_starting_at_step: first zero-based optimizer step to update at (None: 0).
+        update_starting_at_epoch: also update at the end of each epoch from this one on.
+        device: where the averaged copy lives (None: the model's device).
+        use_buffers: average buffers too (BatchNorm running statistics).
+    """
+
+    def __init__(
+        self,
+        decay: float = 0.999,
+        warmup: bool = True,
+        update_every_n_steps: int = 1,
+        update_starting_at_step: int | None = None,
+        update_starting_at_epoch: int | None = None,
+        device: torch.device | str | int | None = None,
+        use_buffers: bool = True,
+    ) -> None:
+        if not (_is_number(decay) and 0.0 < decay < 1.0):
+            raise ConfigError("decay", decay, "a value in (0, 1), e.g. 0.999")
+        if not (isinstance(update_every_n_steps, int) and update_every_n_steps >= 1):
+            raise ConfigError("update_every_n_steps", update_every_n_steps, "an integer >= 1")
+        avg_fn = warmup_ema_avg_fn(decay) if warmup else get_ema_avg_fn(decay)
+        super().__init__(device=device, use_buffers=use_buffers, avg_fn=avg_fn)
+        self.decay, self.warmup = float(decay), bool(warmup)
+        self.update_every_n_steps = update_every_n_steps
+        self.update_starting_at_step = update_starting_at_step
+        self.update_starting_at_epoch = update_starting_at_epoch
+
+    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
+        """Same schedule as Lightning's `EMAWeightAveraging.should_update`."""
+        if step_idx is not None:
+            started = self.update_starting_at_step is None or (
+                step_idx >= self.update_starting_at_step
+            )
+            if started and step_idx % self.update_every_n_steps == 0:
+                return True
+        if epoch_idx is not None and self.update_starting_at_epoch is not None:
+            return epoch_idx >= self.update_starting_at_epoch
+        return False
 
     def on_load_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        """Restore the raw weights and the average only when resuming a fit."""
         if trainer.state.fn == TrainerFn.FITTING:
             super().on_load_checkpoint(trainer, pl_module, checkpoint)
         # Otherwise the module already holds checkpoint["state_dict"], the EMA weights.

@@ -3,13 +3,16 @@
 Every `every_n_epochs` validated epochs (and after the last one) the callback predicts the
 same `num_samples` validation images (`datamodule.fixed_val_samples(k)`) and writes
 `<run dir>/overlays/epoch_###.png`: one row per image with the input, the ground-truth
-mask and the predicted mask, each mask blended over the image in the class palette.
+mask and the predicted mask, each mask blended over the image in the class palette:
+`palette` (one RGB triple per class id; the segmentation task passes `${task.palette}`),
+or matplotlib's tab20 colours when it is None.
 It runs at validation-epoch start, after the EMA callback (listed earlier) has swapped
 the averaged weights in, so the overlays show the model that validation scores.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -21,15 +24,31 @@ from PIL import Image
 
 from ocec_lightning.errors import ConfigError
 
+_PALETTE_KEY = "callbacks.prediction_overlays.palette"
 
-def class_palette(num_classes: int) -> np.ndarray:
-    """RGB uint8 [C, 3]: the synthetic-faces palette for 11 classes, else tab20."""
-    if num_classes == 11:
-        from ocec_lightning.data.synthetic_faces import FACE_PALETTE
 
-        return np.asarray(FACE_PALETTE, dtype=np.uint8)
+def default_palette(num_classes: int) -> np.ndarray:
+    """RGB uint8 [C, 3] from matplotlib's tab20, for a config without a palette."""
     colours = colormaps["tab20"](np.linspace(0, 1, max(num_classes, 2)))[:num_classes, :3]
     return (colours * 255).astype(np.uint8)
+
+
+def check_palette(palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """`palette` as RGB uint8 [C, 3]; a ConfigError unless every entry is 3 ints 0-255."""
+    expected = "a list of [R, G, B] class colours, each an integer 0-255 (or null for tab20)"
+    try:
+        rows = [list(entry) for entry in palette]
+    except TypeError:
+        raise ConfigError(_PALETTE_KEY, palette, expected) from None
+    if not rows:
+        raise ConfigError(_PALETTE_KEY, rows, expected)
+    for row in rows:
+        if len(row) != 3 or not all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) and 0 <= v <= 255
+            for v in row
+        ):
+            raise ConfigError(_PALETTE_KEY, row, expected)
+    return np.asarray(rows, dtype=np.uint8)
 
 
 def overlay(
@@ -44,10 +63,10 @@ def overlay(
 
 
 def overlay_grid(
-    images: np.ndarray, targets: np.ndarray, preds: np.ndarray, num_classes: int
+    images: np.ndarray, targets: np.ndarray, preds: np.ndarray, palette: np.ndarray
 ) -> np.ndarray:
-    """Rows of [image | ground truth | prediction] with 2-px white separators."""
-    palette = class_palette(num_classes)
+    """Rows of [image | ground truth | prediction] with 2-px white separators; `palette`
+    is RGB uint8 [C, 3], row `k` the colour of class id `k`."""
     rows = []
     for image, target, pred in zip(images, targets, preds, strict=True):
         sep = np.full((image.shape[0], 2, 3), 255, dtype=np.uint8)
@@ -65,7 +84,11 @@ class PredictionOverlays(Callback):
     """Write overlay grids of fixed validation images during training."""
 
     def __init__(
-        self, every_n_epochs: int = 5, num_samples: int = 8, dirname: str = "overlays"
+        self,
+        every_n_epochs: int = 5,
+        num_samples: int = 8,
+        dirname: str = "overlays",
+        palette: list[list[int]] | None = None,
     ) -> None:
         if every_n_epochs < 1 or num_samples < 1:
             raise ConfigError(
@@ -74,7 +97,26 @@ class PredictionOverlays(Callback):
                 "every_n_epochs >= 1 and num_samples >= 1",
             )
         self.every_n_epochs, self.num_samples, self.dirname = every_n_epochs, num_samples, dirname
+        self.palette = None if palette is None else check_palette(palette)
         self.written: list[Path] = []
+
+    def class_colours(self, num_classes: int) -> np.ndarray:
+        """RGB uint8 [num_classes, 3]: the configured palette, else tab20."""
+        if self.palette is None:
+            return default_palette(num_classes)
+        if len(self.palette) < num_classes:
+            raise ConfigError(
+                _PALETTE_KEY,
+                self.palette.tolist(),
+                f"one colour per class: {num_classes} for task.num_classes={num_classes} "
+                "(or task.palette=null for tab20 colours)",
+            )
+        return self.palette[:num_classes]
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        num_classes = getattr(pl_module, "num_classes", None)
+        if num_classes is not None:
+            self.class_colours(int(num_classes))  # a short palette fails before any epoch
 
     def _due(self, trainer: pl.Trainer) -> bool:
         epoch = trainer.current_epoch
@@ -87,7 +129,8 @@ class PredictionOverlays(Callback):
         raw, images, masks = trainer.datamodule.fixed_val_samples(self.num_samples)
         with torch.no_grad():
             preds = pl_module(images.to(pl_module.device)).argmax(dim=1).cpu().numpy()
-        grid = overlay_grid(raw.numpy(), masks.numpy(), preds, int(pl_module.num_classes))
+        palette = self.class_colours(int(pl_module.num_classes))
+        grid = overlay_grid(raw.numpy(), masks.numpy(), preds, palette)
         out = (
             Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch:03d}.png"
         )

@@ -103,7 +103,7 @@ def add_synth_eyes(kinds: argparse._SubParsersAction) -> None:
 
 
 def run_synth_eyes(args: argparse.Namespace) -> int:
-    from ocec_lightning.data.synthetic_eyes_writer import write_synthetic_eyes
+    from ocec_lightning.synthetic.eyes_writer import write_synthetic_eyes
 
     console = Console()
     images = "embedded PNG bytes" if not args.no_bytes else "PNG files next to the parquet"
@@ -147,7 +147,7 @@ def add_synth_faces(kinds: argparse._SubParsersAction) -> None:
 
 def run_synth_faces(args: argparse.Namespace) -> int:
     from ocec_lightning.data.sources import ParquetSource
-    from ocec_lightning.data.synthetic_faces_writer import write_synthetic_faces
+    from ocec_lightning.synthetic.faces_writer import write_synthetic_faces
 
     console = Console()
     frame = _write_synthetic(

@@ -12,8 +12,8 @@ from ocec_lightning.cli.hydra_app import CONFIG_PATH, prepare_argv, run_guarded
 def _eval(cfg: DictConfig) -> float | None:
     from ocec_lightning.evaluation import run_evaluation
 
-    metrics = run_evaluation(cfg, list(HydraConfig.get().overrides.task))
-    return metrics.get(f"{cfg.split}/f1")
+    # Sweepers and callers get the task's monitored metric (test/f1, test/fscore, ...).
+    return run_evaluation(cfg, list(HydraConfig.get().overrides.task)).score
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="eval", version_base="1.3")

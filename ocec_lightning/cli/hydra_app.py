@@ -7,11 +7,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -22,6 +19,7 @@ import ocec_lightning.config.resolvers  # noqa: F401  (registers ${ocec.*})
 from ocec_lightning.config.argv import quote_overrides
 from ocec_lightning.config.compose import conf_dir
 from ocec_lightning.errors import OCECError
+from ocec_lightning.run_dir import write_failure
 
 CONFIG_PATH = str(conf_dir())
 
@@ -53,21 +51,8 @@ def run_guarded(fn: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
 
 def _record_failure(err: BaseException) -> float:
     """Write failure.json into the trial's directory and return NaN as its objective."""
-    out = Path(HydraConfig.get().runtime.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "failure.json").write_text(
-        json.dumps(
-            {
-                "error": f"{type(err).__name__}: {err}",
-                "overrides": list(HydraConfig.get().overrides.task),
-                "traceback": traceback.format_exc(),
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
+    path = write_failure(
+        HydraConfig.get().runtime.output_dir, err, list(HydraConfig.get().overrides.task)
     )
-    print(
-        f"trial failed ({type(err).__name__}: {err}); recorded in {out / 'failure.json'}",
-        file=sys.stderr,
-    )
+    print(f"trial failed ({type(err).__name__}: {err}); recorded in {path}", file=sys.stderr)
     return float("nan")

@@ -1,8 +1,6 @@
-"""Show the composed config as a rich tree and save it in the run directory."""
+"""Show the composed config as a rich tree."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
@@ -41,13 +39,6 @@ def config_tree(cfg: DictConfig, resolve: bool = True) -> Tree:
     return tree
 
 
-def print_and_save_config(
-    cfg: DictConfig, run_dir: str | Path, console: Console | None = None
-) -> Path:
-    """Print the config tree and write the fully resolved YAML to run_dir/config.yaml."""
-    console = console or Console()
-    console.print(config_tree(cfg))
-    path = Path(run_dir) / "config.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-    return path
+def print_config(cfg: DictConfig, console: Console | None = None) -> None:
+    """Print the config tree (the run directory's copy is written by `run_dir`)."""
+    (console or Console()).print(config_tree(cfg))

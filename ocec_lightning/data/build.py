@@ -7,24 +7,15 @@ train transforms), `task` (name, class names, and for segmentation `num_classes`
 
 from __future__ import annotations
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from typing import Any
+
 from omegaconf import DictConfig, OmegaConf
 
+from ocec_lightning.config.instantiate import instantiate, plain
+from ocec_lightning.data.cache import check_image_size
 from ocec_lightning.data.datamodule import OCECDataModule
-from ocec_lightning.data.sources import DataSource
 from ocec_lightning.data.table import check_task
-from ocec_lightning.errors import ConfigError, OCECError
-
-
-def _instantiate_source(node: DictConfig) -> DataSource:
-    try:
-        return instantiate(node)
-    except InstantiationException as exc:
-        # Hydra wraps the source's own one-line ConfigError/DataError; unwrap it.
-        if isinstance(exc.__cause__, OCECError):
-            raise exc.__cause__ from None
-        raise ConfigError("data.source", node.get("_target_"), " ".join(str(exc).split())) from None
+from ocec_lightning.errors import ConfigError
 
 
 def build_datamodule(cfg: DictConfig) -> OCECDataModule:
@@ -48,8 +39,10 @@ def build_datamodule(cfg: DictConfig) -> OCECDataModule:
         )
     cache = data.get("cache") or {}
     normalize = data.get("normalize") or {}
-    return OCECDataModule(
-        source=_instantiate_source(data.source),
+    # Before the source: its config interpolates data.image_size.
+    check_image_size(data.image_size)
+    datamodule = OCECDataModule(
+        source=instantiate(data.source, "data.source"),
         image_size=data.image_size,
         batch_size=data.batch_size,
         num_workers=data.num_workers,
@@ -68,3 +61,16 @@ def build_datamodule(cfg: DictConfig) -> OCECDataModule:
         num_classes=cfg.task.get("num_classes"),
         ignore_index=cfg.task.get("ignore_index", 255),
     )
+    # Recorded in every checkpoint (Lightning's `datamodule_hyper_parameters`): what
+    # `ocec-eval` needs to rebuild this data from the checkpoint alone.
+    datamodule.save_hyperparameters({"config": data_record(cfg)})
+    return datamodule
+
+
+def data_record(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config sections that define the data: `data`, `aug`, `task` (without
+    the module, plus its class path as `task.module_target`) and `seed`."""
+    task = {k: plain(cfg.task[k]) for k in cfg.task if k != "module"}
+    if "module" in cfg.task:
+        task["module_target"] = str(cfg.task.module._target_)
+    return {"data": plain(cfg.data), "aug": plain(cfg.aug), "task": task, "seed": int(cfg.seed)}

@@ -24,6 +24,15 @@ log = logging.getLogger("ocec_lightning.data")
 MAX_MASK_VALUE = 255
 
 
+def swap_lut(pairs: Sequence[Sequence[int]]) -> np.ndarray:
+    """uint8 lookup table [256] exchanging the ids of each pair (left/right classes) and
+    keeping every other id: ``swap_lut(pairs)[mask]`` relabels a mirrored uint8 mask."""
+    lut = np.arange(MAX_MASK_VALUE + 1, dtype=np.uint8)
+    for a, b in pairs:
+        lut[a], lut[b] = b, a
+    return lut
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 

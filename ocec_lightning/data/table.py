@@ -11,10 +11,12 @@ live here too, so that every source accepts the same spellings and fails the sam
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +69,34 @@ def source_options(
 def default_class_names(task: str) -> list[str]:
     """Class names for data read without a task config (`ocec-data info`, bare sources).
 
-    Classification: the OCEC classes. Segmentation: the built-in LaPa-style face classes.
+    Classification: the OCEC classes. Segmentation: `task.class_names` of the task
+    config `conf/task/segmentation.yaml` (the LaPa-style face classes), their one home.
     """
     if task != "segmentation":
         return list(OCEC_CLASS_NAMES)
-    try:
-        from ocec_lightning.data.synthetic_faces import FACE_CLASSES
-    except ImportError:  # pragma: no cover - the generator ships with the package
-        return [f"class_{k}" for k in range(11)]
-    return list(FACE_CLASSES)
+    return list(task_defaults(task)["class_names"])
+
+
+@cache
+def _task_defaults(task: str) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    from ocec_lightning.config.compose import conf_dir
+
+    cfg = OmegaConf.load(conf_dir() / "task" / f"{task}.yaml")
+    # segmentation.yaml is a `@package _global_` file (it also switches data, model and
+    # loss defaults), so its task keys sit under `task:`; classification.yaml holds them
+    # at the top.
+    node = cfg.task if "task" in cfg else cfg
+    # Not resolved: some entries point into the composed config (`${model}`).
+    return OmegaConf.to_container(node, resolve=False)
+
+
+def task_defaults(task: str) -> dict[str, Any]:
+    """The `task:` settings of `conf/task/<task>.yaml` as plain Python values (class
+    names, flip pairs, palette, ...), read without composing a whole config; entries that
+    interpolate other config groups stay unresolved `${...}` strings."""
+    return copy.deepcopy(_task_defaults(check_task(task)))
 
 
 def task_mismatch(where: str, found: str, task: str, hint: str) -> DataError:

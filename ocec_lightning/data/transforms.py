@@ -29,6 +29,7 @@ from albumentations.pytorch import ToTensorV2
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from ocec_lightning.data.masks import swap_lut
 from ocec_lightning.errors import ConfigError
 
 
@@ -46,9 +47,7 @@ class HorizontalFlipSwap(A.HorizontalFlip):
     def __init__(self, pairs: Sequence[Sequence[int]] = (), p: float = 0.5) -> None:
         super().__init__(p=p)
         self.pairs = _check_pairs(pairs)
-        self._lut = np.arange(256, dtype=np.uint8)
-        for a, b in self.pairs:
-            self._lut[a], self._lut[b] = b, a
+        self._lut = swap_lut(self.pairs)
 
     # `masks=` goes through this too: albumentations' apply_to_masks calls it per mask.
     def apply_to_mask(self, mask: np.ndarray, *args: Any, **params: Any) -> np.ndarray:

@@ -3,21 +3,20 @@ smoothing (targets y·(1−s) + s/2), the OCEC default loss."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+from ocec_lightning.checks import number_in
+from ocec_lightning.losses.pos_weight import PosWeighted, PosWeightSpec
 
 
-class BCELoss(nn.Module):
+class BCELoss(PosWeighted):
     """BCEWithLogits; `pos_weight` multiplies the loss of positive (open) targets."""
 
-    def __init__(self, pos_weight: float | None = None, label_smoothing: float = 0.0) -> None:
+    def __init__(self, pos_weight: PosWeightSpec = None, label_smoothing: float = 0.0) -> None:
         super().__init__()
-        self.label_smoothing = float(label_smoothing)
-        # A buffer follows the module across devices; persistent=False keeps it out of
-        # checkpoints so a resumed run recomputes it from the data, like the first run.
-        weight = torch.tensor(float(pos_weight)) if pos_weight is not None else None
-        self.register_buffer("pos_weight", weight, persistent=False)
+        self.label_smoothing = number_in("label_smoothing", label_smoothing, 0, 1, high_open=True)
+        self._init_pos_weight(pos_weight)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         targets = targets.to(logits.dtype)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Real
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -41,10 +42,10 @@ class CEDiceLoss(nn.Module):
         include_background: bool = True,
     ) -> None:
         super().__init__()
-        self.ce_weight = _weight("loss.ce_weight", ce_weight)
-        self.dice_weight = _weight("loss.dice_weight", dice_weight)
+        self.ce_weight = _weight("ce_weight", ce_weight)
+        self.dice_weight = _weight("dice_weight", dice_weight)
         if self.ce_weight == 0 and self.dice_weight == 0:
-            raise ConfigError("loss.dice_weight", dice_weight, "> 0 when loss.ce_weight is 0")
+            raise ConfigError("dice_weight", dice_weight, "> 0 when loss.ce_weight is 0")
         self.ce = SegCrossEntropy(
             class_weights=class_weights,
             label_smoothing=label_smoothing,
@@ -65,6 +66,10 @@ class CEDiceLoss(nn.Module):
     def set_class_frequencies(self, frequencies: Sequence[float]) -> None:
         """Forward the train split's class frequencies to the CE term."""
         self.ce.set_class_frequencies(frequencies)
+
+    def bind_data(self, datamodule: Any) -> None:
+        """Fill in frequency-based CE class weights from the train split."""
+        self.ce.bind_data(datamodule)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         ce = self.ce(logits, target)

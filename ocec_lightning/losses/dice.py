@@ -48,9 +48,9 @@ class DiceLoss(nn.Module):
         super().__init__()
         # smooth > 0 keeps classes absent from target and prediction at 1, not 0/0.
         if not isinstance(smooth, Real) or isinstance(smooth, bool) or not float(smooth) > 0:
-            raise ConfigError("loss.smooth", smooth, "a positive number (1.0 in the reference)")
+            raise ConfigError("smooth", smooth, "a positive number (1.0 in the reference)")
         if not isinstance(include_background, bool):
-            raise ConfigError("loss.include_background", include_background, "true or false")
+            raise ConfigError("include_background", include_background, "true or false")
         self.smooth = float(smooth)
         self.ignore_index = check_ignore_index(ignore_index)
         self.include_background = include_background

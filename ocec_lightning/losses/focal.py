@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+from ocec_lightning.checks import number_in
+from ocec_lightning.losses.pos_weight import PosWeighted, PosWeightSpec
 
 
-class BinaryFocalLoss(nn.Module):
+class BinaryFocalLoss(PosWeighted):
     """Focal loss on one logit; works with soft targets (p_t = y·p + (1−y)·(1−p))."""
 
     def __init__(
-        self, gamma: float = 2.0, alpha: float | None = None, pos_weight: float | None = None
+        self, gamma: float = 2.0, alpha: float | None = None, pos_weight: PosWeightSpec = None
     ) -> None:
         super().__init__()
-        self.gamma, self.alpha = float(gamma), alpha
-        weight = torch.tensor(float(pos_weight)) if pos_weight is not None else None
-        self.register_buffer("pos_weight", weight, persistent=False)
+        self.gamma = number_in("gamma", gamma, 0, 10, hint=" (0 = plain BCE)")
+        self.alpha = None if alpha is None else number_in("alpha", alpha, 0, 1, hint=" or null")
+        self._init_pos_weight(pos_weight)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         targets = targets.to(logits.dtype)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ocec_lightning.checks import number_in
+
 _NUM_CLASSES = 2
 
 
@@ -18,7 +20,8 @@ class FocalLabelSmoothCE(nn.Module):
 
     def __init__(self, smoothing: float = 0.05, gamma: float = 2.0) -> None:
         super().__init__()
-        self.smoothing, self.gamma = float(smoothing), float(gamma)
+        self.smoothing = number_in("smoothing", smoothing, 0, 1, high_open=True)
+        self.gamma = number_in("gamma", gamma, 0, 10, hint=" (0 = no focusing)")
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         y = targets.to(logits.dtype)

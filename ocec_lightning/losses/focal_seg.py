@@ -30,7 +30,7 @@ __all__ = ["FocalSegLoss"]
 class FocalSegLoss(ClassWeightedLoss):
     """Focal loss over softmax classes with ``ignore_index`` pixels excluded."""
 
-    weight_key = "loss.alpha"
+    weight_key = "alpha"
     weight_buffer = "alpha"
 
     def __init__(
@@ -43,7 +43,7 @@ class FocalSegLoss(ClassWeightedLoss):
     ) -> None:
         super().__init__()
         if not isinstance(gamma, Real) or isinstance(gamma, bool) or float(gamma) < 0:
-            raise ConfigError("loss.gamma", gamma, "a number >= 0 (0 = cross-entropy)")
+            raise ConfigError("gamma", gamma, "a number >= 0 (0 = cross-entropy)")
         self.gamma = float(gamma)
         self.ignore_index = check_ignore_index(ignore_index)
         self.num_classes = check_num_classes(num_classes)

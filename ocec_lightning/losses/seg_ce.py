@@ -10,16 +10,16 @@ from the class pixel frequencies of the train split:
 Classes absent from the train split (``f_c = 0``) get weight 0: there is no data to
 balance, and an infinite weight would blow up on the first mislabelled pixel.
 
-The frequencies come from the data, so the training code fills them in, the way
-``pos_weight: auto`` is resolved for classification: before instantiation
-(``config_needs_class_frequencies(cfg)`` then set ``cfg.class_frequencies``) or after
-(``loss.needs_class_frequencies`` then ``loss.set_class_frequencies(freqs)``).
+The frequencies come from the data: either given (``class_frequencies``) or filled in
+when the task's ``setup()`` calls ``loss.bind_data(datamodule)``, the way
+``pos_weight: auto`` is resolved for classification. The config is never rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from numbers import Real
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,6 @@ __all__ = [
     "SegCrossEntropy",
     "check_ignore_index",
     "check_num_classes",
-    "config_needs_class_frequencies",
     "resolve_class_weights",
     "valid_and_safe",
     "weights_from_frequencies",
@@ -51,17 +50,17 @@ def weights_from_frequencies(frequencies: Sequence[float] | Tensor, mode: str) -
     fractions; the result does not depend on their scale) with ``mode`` in
     ``FREQUENCY_MODES``. Absent classes (frequency 0) get weight 0."""
     if mode not in FREQUENCY_MODES:
-        raise ConfigError("loss.class_weights", mode, f"one of {', '.join(FREQUENCY_MODES)}")
+        raise ConfigError("class_weights", mode, f"one of {', '.join(FREQUENCY_MODES)}")
     if isinstance(frequencies, Tensor):
         freq = frequencies.detach().cpu().to(torch.float64).flatten()
     else:
         freq = torch.as_tensor([float(f) for f in frequencies], dtype=torch.float64)
     shown = [round(float(f), 6) for f in freq]
     if freq.numel() == 0 or not torch.isfinite(freq).all() or (freq < 0).any():
-        raise ConfigError("loss.class_frequencies", shown, "finite, non-negative, one per class")
+        raise ConfigError("class_frequencies", shown, "finite, non-negative, one per class")
     present = freq > 0
     if not present.any():
-        raise ConfigError("loss.class_frequencies", shown, "at least one class > 0")
+        raise ConfigError("class_frequencies", shown, "at least one class > 0")
     freq = freq / freq.sum()
     safe = torch.where(present, freq, torch.ones_like(freq))  # avoids 1/0 before masking
     if mode == "median_frequency":
@@ -77,7 +76,7 @@ def check_num_classes(num_classes: int | None) -> int | None:
     if num_classes is None:
         return None
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ConfigError("loss.num_classes", num_classes, "an integer >= 1 (task.num_classes)")
+        raise ConfigError("num_classes", num_classes, "an integer >= 1 (task.num_classes)")
     return num_classes
 
 
@@ -85,7 +84,7 @@ def resolve_class_weights(
     spec: WeightSpec,
     num_classes: int | None,
     class_frequencies: Sequence[float] | None = None,
-    key: str = "loss.class_weights",
+    key: str = "class_weights",
 ) -> tuple[Tensor | None, bool]:
     """``(weights or None, still_needs_frequencies)`` for a weight spec: ``None``, a
     list of per-class weights, or a mode of ``FREQUENCY_MODES``."""
@@ -111,19 +110,12 @@ def resolve_class_weights(
     return weights, False
 
 
-def config_needs_class_frequencies(loss_cfg: Mapping) -> bool:
-    """Whether a loss config asks for frequency-based weights not yet filled in
-    (``class_weights`` or focal ``alpha`` in ``FREQUENCY_MODES``)."""
-    wants = any(loss_cfg.get(k) in FREQUENCY_MODES for k in ("class_weights", "alpha"))
-    return bool(wants and loss_cfg.get("class_frequencies") is None)
-
-
 def check_ignore_index(ignore_index: int | None) -> int | None:
     """``loss.ignore_index`` validated: an integer, or ``None`` for "no ignored pixels"."""
     if ignore_index is not None and (
         isinstance(ignore_index, bool) or not isinstance(ignore_index, int)
     ):
-        raise ConfigError("loss.ignore_index", ignore_index, "an integer (e.g. 255) or null")
+        raise ConfigError("ignore_index", ignore_index, "an integer (e.g. 255) or null")
     return ignore_index
 
 
@@ -144,7 +136,7 @@ class ClassWeightedLoss(nn.Module):
     named ``weight_buffer``, configured under ``weight_key``) and the fill-in-later
     protocol, ``needs_class_frequencies`` and ``set_class_frequencies``."""
 
-    weight_key: str  # the config key of the weight spec, e.g. "loss.class_weights"
+    weight_key: str  # the argument holding the weight spec, e.g. "class_weights"
     weight_buffer: str  # the attribute holding the weights tensor (or None)
     num_classes: int | None
 
@@ -186,13 +178,17 @@ class ClassWeightedLoss(nn.Module):
     def _check_class_frequencies_filled(self) -> None:
         """``ConfigError`` while frequency-based weights still wait for the frequencies."""
         if self.needs_class_frequencies:
-            name = self.weight_key.removeprefix("loss.")
             raise ConfigError(
-                "loss.class_frequencies",
+                "class_frequencies",
                 None,
-                f"class pixel frequencies of the train split ({name}={self.mode}); "
-                "call set_class_frequencies() or pass class_frequencies",
+                f"class pixel frequencies of the train split ({self.weight_key}={self.mode}); "
+                "call bind_data(datamodule), set_class_frequencies() or pass class_frequencies",
             )
+
+    def bind_data(self, datamodule: Any) -> None:
+        """Fill in frequency-based weights from the datamodule's train split (once)."""
+        if self.needs_class_frequencies:
+            self.set_class_frequencies(datamodule.class_pixel_frequencies())
 
 
 class SegCrossEntropy(ClassWeightedLoss):
@@ -203,7 +199,7 @@ class SegCrossEntropy(ClassWeightedLoss):
     instead of NaN.
     """
 
-    weight_key = "loss.class_weights"
+    weight_key = "class_weights"
     weight_buffer = "class_weight"
 
     def __init__(
@@ -216,7 +212,7 @@ class SegCrossEntropy(ClassWeightedLoss):
     ) -> None:
         super().__init__()
         if not isinstance(label_smoothing, Real) or not 0 <= float(label_smoothing) < 1:
-            raise ConfigError("loss.label_smoothing", label_smoothing, "a number in [0, 1)")
+            raise ConfigError("label_smoothing", label_smoothing, "a number in [0, 1)")
         self.label_smoothing = float(label_smoothing)
         checked = check_ignore_index(ignore_index)
         self.ignore_index = _NO_IGNORE if checked is None else checked

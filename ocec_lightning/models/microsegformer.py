@@ -25,6 +25,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ocec_lightning.checks import as_list, int_at_least, int_pair, is_int, is_number
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models.microsegformer_blocks import (
     EncoderStage,
@@ -33,11 +34,6 @@ from ocec_lightning.models.microsegformer_blocks import (
 )
 from ocec_lightning.models.validation import (
     arguments_of,
-    as_list,
-    int_at_least,
-    int_pair,
-    is_int,
-    is_number,
     takes_arguments_of,
 )
 

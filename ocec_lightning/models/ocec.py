@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ocec_lightning.checks import int_at_least, int_pair, is_number
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models.layers import init_weights
 from ocec_lightning.models.ocec_backbones import (
@@ -32,9 +33,6 @@ from ocec_lightning.models.ocec_heads import (
 )
 from ocec_lightning.models.validation import (
     arguments_of,
-    int_at_least,
-    int_pair,
-    is_number,
     takes_arguments_of,
 )
 

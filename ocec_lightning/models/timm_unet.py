@@ -19,6 +19,7 @@ import timm
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ocec_lightning.checks import as_list
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models.layers import ConvBNAct, init_weights
 from ocec_lightning.models.microsegformer_blocks import init_classifier
@@ -27,7 +28,6 @@ from ocec_lightning.models.timm_adapter import (
     load_state_dict_file,
     suggest_timm_models,
 )
-from ocec_lightning.models.validation import as_list
 
 __all__ = ["FPNDecoder", "TimmUNet"]
 

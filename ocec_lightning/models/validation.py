@@ -1,4 +1,4 @@
-"""Config checks shared by the models' ``check_*_config`` functions.
+"""Signature helpers for the models' ``check_*_config`` functions.
 
 Each check raises ``ConfigError`` naming the ``model.*`` key, the bad value and what
 would work. ``takes_arguments_of`` lets a config check accept exactly the arguments of
@@ -11,56 +11,11 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from numbers import Integral, Real
 from typing import Any, TypeVar
 
-from ocec_lightning.errors import ConfigError
-
-__all__ = [
-    "arguments_of",
-    "as_list",
-    "int_at_least",
-    "int_pair",
-    "is_int",
-    "is_number",
-    "takes_arguments_of",
-]
+__all__ = ["arguments_of", "takes_arguments_of"]
 
 R = TypeVar("R")
-
-
-def is_int(value: object) -> bool:
-    """An integer, numpy's included; not a bool."""
-    # bool is an Integral subclass but `num_blocks: true` is certainly a typo.
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def is_number(value: object) -> bool:
-    """A real number (int or float, numpy's included); not a bool."""
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def int_at_least(key: str, value: object, minimum: int) -> int:
-    """``value`` as an ``int``; ``ConfigError`` unless it is an integer >= ``minimum``."""
-    if not is_int(value) or int(value) < minimum:  # type: ignore[arg-type]
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-    return int(value)  # type: ignore[arg-type]
-
-
-def as_list(value: object) -> list[Any]:
-    """``list(value)`` for any iterable (also an OmegaConf ``ListConfig``), ``[]`` otherwise."""
-    try:
-        return list(value)  # type: ignore[call-overload]
-    except TypeError:
-        return []
-
-
-def int_pair(key: str, value: object) -> tuple[int, int]:
-    """``(height, width)``; ``ConfigError`` unless ``value`` is two positive integers."""
-    items = as_list(value)
-    if len(items) != 2 or not all(is_int(v) and int(v) > 0 for v in items):
-        raise ConfigError(key, value, "two positive integers [height, width]")
-    return int(items[0]), int(items[1])
 
 
 def arguments_of(target: Callable[..., object], namespace: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,13 +15,14 @@ at each training-epoch end (after validation).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from ocec_lightning.checks import int_at_least, number_in, one_of
 from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.errors import ConfigError
 
@@ -35,24 +36,64 @@ class TrainingLength:
 
     total_steps: int
     steps_per_epoch: int
+    # False for the estimate made before the data is loaded (config checks): then only
+    # the number of epochs is real, the steps per epoch are a placeholder.
+    measured: bool = True
 
     @property
     def epochs(self) -> int:
         return max(1, math.ceil(self.total_steps / self.steps_per_epoch))
 
 
-def warmup_steps_from(warmup: DictConfig | dict, length: TrainingLength) -> int:
-    """Warmup length in optimizer steps from `warmup.epochs | steps | ratio`."""
-    given = {k: warmup.get(k) or 0 for k in ("epochs", "steps", "ratio")}
+WARMUP_LENGTH_KEYS = ("epochs", "steps", "ratio")
+
+
+def check_warmup(warmup: Mapping[str, Any], base_lr: float) -> None:
+    """The warmup block's own rules (keys relative to `scheduler`)."""
+    given = {k: warmup.get(k) or 0 for k in WARMUP_LENGTH_KEYS}
+    int_at_least("warmup.epochs", given["epochs"], 0)
+    int_at_least("warmup.steps", given["steps"], 0)
+    number_in("warmup.ratio", given["ratio"], 0, 1, high_open=True)
     if sum(1 for v in given.values() if v) > 1:
         raise ConfigError(
-            "scheduler.warmup", given, "set only one of epochs, steps or ratio (others 0)"
+            "warmup",
+            {k: v for k, v in given.items() if v},
+            "only one of warmup.epochs, warmup.steps, warmup.ratio (set the others to 0)",
         )
-    if given["epochs"]:
-        return int(given["epochs"]) * length.steps_per_epoch
-    if given["steps"]:
-        return int(given["steps"])
-    return int(round(float(given["ratio"]) * length.total_steps))
+    number_in("warmup.start_factor", warmup.get("start_factor", 0.1), 0, 1, low_open=True)
+    one_of("warmup.mode", warmup.get("mode", "linear"), ("linear", "cosine"))
+    start_lr = warmup.get("start_lr")
+    if start_lr is not None:
+        number_in("warmup.start_lr", start_lr, 0, base_lr, low_open=True, hint=" (optimizer.lr)")
+
+
+def warmup_steps_from(warmup: Mapping[str, Any], length: TrainingLength) -> int:
+    """Warmup length in optimizer steps from `warmup.epochs | steps | ratio`."""
+    if warmup.get("epochs"):
+        return int(warmup["epochs"]) * length.steps_per_epoch
+    if warmup.get("steps"):
+        return int(warmup["steps"])
+    return int(round(float(warmup.get("ratio") or 0.0) * length.total_steps))
+
+
+def _warmup_too_long(warmup: Mapping[str, Any], steps: int, length: TrainingLength) -> ConfigError:
+    """The one rule "warmup shorter than the run", named by the key the user set."""
+    key = next((k for k in WARMUP_LENGTH_KEYS if warmup.get(k)), "steps")
+    if length.measured:
+        run = f"{length.total_steps} steps = {length.epochs} epochs × {length.steps_per_epoch}"
+        expected = f"a warmup ({steps} steps) shorter than the run ({run})"
+    else:  # estimated before the data is read: only the epoch count is real
+        expected = f"a warmup shorter than the run (trainer.max_epochs={length.epochs})"
+    suggestion = {
+        "epochs": max(0, length.epochs // 10),
+        "steps": max(0, length.total_steps // 10),
+        "ratio": 0.1,
+    }[key]
+    return ConfigError(
+        f"scheduler.warmup.{key}",
+        warmup.get(key),
+        f"{expected}, e.g. scheduler.warmup.{key}={suggestion}",
+    )
 
 
 class LRSchedule:
@@ -159,29 +200,32 @@ class LRSchedule:
 
 
 def build_lr_schedule(
-    sched_cfg: DictConfig, optimizer: Optimizer, length: TrainingLength, strict: bool = True
+    sched_cfg: Mapping[str, Any], optimizer: Optimizer, length: TrainingLength, strict: bool = True
 ) -> LRSchedule:
     """Build the warmup + inner scheduler described by `sched_cfg` for a run of `length`.
 
-    `strict=False` (fast_dev_run and other debug runs of a few steps) shortens a warmup
-    that does not fit instead of rejecting it.
+    Every bad value raises ConfigError naming its `scheduler.*` key. `strict=False`
+    (fast_dev_run and other debug runs of a few steps) shortens a warmup that does not
+    fit instead of rejecting it.
     """
+    base_lr = max(float(group["lr"]) for group in optimizer.param_groups)
     interval = sched_cfg.get("interval", "epoch")
-    if interval not in ("step", "epoch"):
-        raise ConfigError("scheduler.interval", interval, "'step' or 'epoch'")
-    warmup = sched_cfg.get("warmup") or {}
+    warmup = dict(sched_cfg.get("warmup") or {})
+    try:
+        one_of("interval", interval, ("step", "epoch"))
+        if sched_cfg.get("monitor") is not None and interval == "step":
+            raise ConfigError("interval", "step", "'epoch' for a metric-driven (plateau) scheduler")
+        check_warmup(warmup, base_lr)
+        eta_min = sched_cfg.get("eta_min")
+        if eta_min is not None and float(eta_min) >= base_lr:
+            raise ConfigError("eta_min", eta_min, f"a value below optimizer.lr={base_lr:g}")
+    except ConfigError as err:
+        raise err.within("scheduler") from None
     warmup_steps = warmup_steps_from(warmup, length)
     if not strict:
         warmup_steps = min(warmup_steps, length.total_steps - 1)
     if warmup_steps >= length.total_steps:
-        raise ConfigError(
-            "scheduler.warmup",
-            OmegaConf.to_container(warmup) if isinstance(warmup, DictConfig) else warmup,
-            f"warmup ({warmup_steps} steps) must be shorter than training "
-            f"({length.total_steps} steps = {length.epochs} epochs × {length.steps_per_epoch}); "
-            "e.g. scheduler.warmup.epochs="
-            f"{max(0, length.epochs // 10)}",
-        )
+        raise _warmup_too_long(warmup, warmup_steps, length)
     # The inner scheduler runs over what is left after warmup, in its own units.
     if interval == "step":
         horizon = length.total_steps - warmup_steps

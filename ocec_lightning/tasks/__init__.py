@@ -1,12 +1,8 @@
-"""The LightningModules, one per task, looked up by `task.name`."""
+"""The LightningModules, one per task; `conf/task/<name>.yaml` names its class under
+`task.module._target_` (there is no registry to update when a task is added)."""
 
 from ocec_lightning.tasks.base import BaseTask
 from ocec_lightning.tasks.classification import ClassificationTask
 from ocec_lightning.tasks.segmentation import SegmentationTask
 
-TASKS: dict[str, type[BaseTask]] = {
-    "classification": ClassificationTask,
-    "segmentation": SegmentationTask,
-}
-
-__all__ = ["TASKS", "BaseTask", "ClassificationTask", "SegmentationTask"]
+__all__ = ["BaseTask", "ClassificationTask", "SegmentationTask"]

@@ -1,65 +1,90 @@
 """What every task's LightningModule shares: the model, loss and optimisation plumbing.
 
-A task subclass adds its steps and metrics. Here: building the optimizer (param groups,
-LR scaling) and the warmup + scheduler `LRSchedule`, stepping it per optimizer step and
-per epoch, logging LR-schedule events, the training length, and the `checkpoint["ocec"]`
-block (task name, class names, the resolved run config, plus `checkpoint_extras()`).
+A task is built by one `instantiate` of `task.module` (conf/task/<name>.yaml), LHT-style:
+the model and loss arrive as configs and are built here, once; the optimizer and the
+scheduler arrive as configs of `_partial_` factories and are built in
+`configure_optimizers` from the trainer's real step counts. Every constructor argument is
+a plain container recorded by `save_hyperparameters`, so
+`ClassificationTask.load_from_checkpoint(path)` rebuilds the module with no Hydra
+composition and no block of our own in the checkpoint; the hyper-parameters also carry
+what predict/export need (class names, image size, normalisation and, for
+classification, the tuned threshold).
+
+Statistics of the training data (`pos_weight: auto`, class frequencies) reach the loss in
+`setup()`, from `trainer.datamodule`: the config is never rewritten. A subclass adds its
+steps and metrics and states its output contract (`example_targets`,
+`expected_output_shape`), which the up-front config check runs on the built model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.utilities import rank_zero_info
-from omegaconf import DictConfig, OmegaConf
-from torch import Tensor, nn
+from torch import Tensor
 
+from ocec_lightning.config.instantiate import instantiate, plain
 from ocec_lightning.optim.lr_schedule import LRSchedule, TrainingLength, build_lr_schedule
 from ocec_lightning.optim.optimizer import build_optimizer
 
 
 class BaseTask(pl.LightningModule):
-    """Model + loss + optimizer/scheduler configs; subclasses define steps and metrics."""
+    """Model + loss + optimizer/scheduler factories; subclasses define steps and metrics."""
 
-    task_name = "base"
+    # Every metric a subclass logs per stage; the config check compares monitors with it.
     metric_names: tuple[str, ...] = ("loss",)
 
     def __init__(
         self,
-        model: nn.Module,
-        loss: nn.Module,
-        optimizer: DictConfig,
-        scheduler: DictConfig | None = None,
-        class_names: tuple[str, ...] = (),
-        run_config: dict[str, Any] | None = None,
+        model: Mapping[str, Any],
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        class_names: Sequence[str] = (),
+        image_size: Sequence[int] = (32, 64),
+        normalize: Mapping[str, Sequence[float]] | None = None,
+        **task_options: Any,
     ) -> None:
+        """`task_options`: the subclass's own arguments, recorded with the others."""
         super().__init__()
-        self.model, self.loss_fn = model, loss
-        self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler
-        self.class_names = list(class_names)
-        self.run_config = run_config or {}
-
-    @classmethod
-    def from_config(cls, cfg: DictConfig, model: nn.Module, loss: nn.Module) -> BaseTask:
-        """Build the task from a composed config (shared keys + `config_kwargs(cfg)`)."""
-        return cls(
-            model=model,
-            loss=loss,
-            optimizer=cfg.optimizer,
-            scheduler=cfg.get("scheduler"),
-            class_names=tuple(cfg.task.class_names),
-            run_config=OmegaConf.to_container(cfg, resolve=True),
-            **cls.config_kwargs(cfg),
+        self.save_hyperparameters(
+            plain(
+                {
+                    "model": model,
+                    "loss": loss,
+                    "optimizer": optimizer,
+                    "scheduler": scheduler,
+                    "class_names": list(class_names),
+                    "image_size": list(image_size),
+                    "normalize": normalize or {"mean": [0.0] * 3, "std": [1.0] * 3},
+                    **task_options,
+                }
+            )
         )
-
-    @classmethod
-    def config_kwargs(cls, cfg: DictConfig) -> dict[str, Any]:
-        """Task-specific constructor arguments read from the config."""
-        return {}
+        self.model = instantiate(self.hparams.model, "model")
+        self.loss_fn = instantiate(self.hparams.loss, "loss")
+        self.class_names = list(class_names)
 
     def forward(self, images: Tensor) -> Tensor:
         return self.model(images)
+
+    # -- the output contract, checked up front on the built model ------------------------
+    def example_targets(self, batch: int, height: int, width: int) -> Tensor:
+        """Targets the loss takes for `batch` images of height × width."""
+        raise NotImplementedError
+
+    def expected_output_shape(self, batch: int, height: int, width: int) -> tuple[int, ...]:
+        """The model's output shape for `batch` images of height × width."""
+        raise NotImplementedError
+
+    # -- data statistics -----------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(self.loss_fn, "bind_data"):
+            self.loss_fn.bind_data(datamodule)
 
     # -- steps (subclasses supply the metric updates) -------------------------------------
     def prepare_train_batch(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -103,14 +128,23 @@ class BaseTask(pl.LightningModule):
         return self._eval_step(batch, "test")
 
     # -- optimisation --------------------------------------------------------------------
+    def build_optimization(
+        self, length: TrainingLength, effective_batch: int = 1, strict: bool = True
+    ) -> tuple[torch.optim.Optimizer, LRSchedule | None]:
+        """The optimizer and warmup + scheduler for a run of `length` (also used up front,
+        with an estimated length, to check their configs before any data is read)."""
+        optimizer = build_optimizer(self.hparams.optimizer, self.model, effective_batch)
+        if self.hparams.scheduler is None:
+            return optimizer, None
+        return optimizer, build_lr_schedule(self.hparams.scheduler, optimizer, length, strict)
+
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = build_optimizer(self.optimizer_cfg, self.model, self.effective_batch_size())
-        if self.scheduler_cfg is None:
-            return {"optimizer": optimizer}
         debug_run = bool(self.trainer.fast_dev_run)  # a handful of steps: warmup is clamped
-        schedule = build_lr_schedule(
-            self.scheduler_cfg, optimizer, self.training_length(), strict=not debug_run
+        optimizer, schedule = self.build_optimization(
+            self.training_length(), self.effective_batch_size(), strict=not debug_run
         )
+        if schedule is None:
+            return {"optimizer": optimizer}
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def effective_batch_size(self) -> int:
@@ -151,22 +185,3 @@ class BaseTask(pl.LightningModule):
                     f"LR {event['reason']}: {event['old_lr']:.3g} -> {event['new_lr']:.3g} "
                     f"({event.get('detail', '')})"
                 )
-
-    # -- checkpoint extras ---------------------------------------------------------------
-    def checkpoint_extras(self) -> dict[str, Any]:
-        """Task-specific values stored in checkpoint["ocec"] (e.g. the tuned threshold)."""
-        return {}
-
-    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
-        """Restore what `checkpoint_extras` saved."""
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ocec"] = {
-            "task": self.task_name,
-            "class_names": self.class_names,
-            "config": self.run_config,
-            **self.checkpoint_extras(),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.load_checkpoint_extras(checkpoint.get("ocec", {}))

@@ -2,16 +2,17 @@
 
 The model is any `nn.Module -> logits [N]`; the loss a callable on (logits, soft
 targets). Metrics are torchmetrics at threshold 0.5 plus the F1 at the threshold that
-maximises validation F1; that threshold is stored in every checkpoint
-(`checkpoint["ocec"]["threshold"]`) and used again by test, eval and export.
+maximises validation F1; that threshold is a hyper-parameter (`hparams.threshold`),
+updated after every validation epoch, so every checkpoint carries it and
+`load_from_checkpoint` restores it for test, eval and export.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -48,8 +49,6 @@ def best_f1_threshold(curve: BinaryPrecisionRecallCurve) -> tuple[float, float]:
 class ClassificationTask(BaseTask):
     """Train/validate/test a one-logit binary classifier."""
 
-    task_name = "classification"
-    # Every metric logged per stage; config validation checks monitors against it.
     metric_names = (
         "loss",
         "acc",
@@ -62,18 +61,45 @@ class ClassificationTask(BaseTask):
         "threshold",
     )
 
-    def __init__(self, batch_mix: dict[str, float] | None = None, **base: Any) -> None:
-        """`base`: BaseTask's arguments (model, loss, optimizer, scheduler, class_names, ...)."""
+    def __init__(
+        self,
+        batch_mix: Mapping[str, float] | None = None,
+        threshold: float = 0.5,
+        **base: Any,
+    ) -> None:
+        """`base`: BaseTask's arguments (model, loss, optimizer, scheduler, class_names, ...);
+        `threshold`: the decision threshold on P(open), tuned on validation."""
         base.setdefault("class_names", ("closed", "open"))
-        super().__init__(**base)
-        self.batch_mix = BinaryBatchMix(**(batch_mix or {}))
-        # A plain attribute, not a buffer: EMA averages/swaps buffers and must not touch it.
-        self.threshold = 0.5
+        super().__init__(**base, batch_mix=batch_mix, threshold=float(threshold))
+        self.batch_mix = BinaryBatchMix(**(self.hparams.batch_mix or {}))
         ranked = {"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()}
         self.val_metrics = MetricCollection({**_threshold_metrics(0.5), **ranked}, prefix="val/")
         self.test_metrics = self.val_metrics.clone(prefix="test/")
         self.val_curve = BinaryPrecisionRecallCurve()
         self.test_tuned: MetricCollection | None = None
+
+    @property
+    def threshold(self) -> float:
+        # A hyper-parameter, not a buffer: EMA averages/swaps buffers and must not touch it.
+        return float(self.hparams.threshold)
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.hparams.threshold = float(value)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # trainer.test(ckpt_path=...) loads weights into this module without rebuilding
+        # it: take that checkpoint's tuned threshold too (load_from_checkpoint gets it
+        # from the hyper-parameters anyway).
+        saved = checkpoint.get(self.CHECKPOINT_HYPER_PARAMS_KEY, {}).get("threshold")
+        if saved is not None:
+            self.threshold = float(saved)
+
+    def example_targets(self, batch: int, height: int, width: int) -> Tensor:
+        return (torch.arange(batch) % 2).float()
+
+    def expected_output_shape(self, batch: int, height: int, width: int) -> tuple[int, ...]:
+        return (batch,)
 
     # -- steps -------------------------------------------------------------------------
     def prepare_train_batch(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -113,15 +139,3 @@ class ClassificationTask(BaseTask):
         self.log_dict(self.test_tuned.compute(), sync_dist=True)
         self.log("test/threshold", self.threshold, sync_dist=True)
         self.test_tuned = None
-
-    @classmethod
-    def config_kwargs(cls, cfg: DictConfig) -> dict[str, Any]:
-        batch = cfg.aug.get("batch")
-        return {"batch_mix": OmegaConf.to_container(batch, resolve=True) if batch else None}
-
-    # -- checkpoint extras ---------------------------------------------------------------
-    def checkpoint_extras(self) -> dict[str, Any]:
-        return {"threshold": self.threshold}
-
-    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
-        self.threshold = float(extras.get("threshold", self.threshold))

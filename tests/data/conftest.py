@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from ocec_lightning.data.datamodule import OCECDataModule
-from ocec_lightning.data.synthetic_faces import FACE_CLASSES
+from ocec_lightning.data.table import default_class_names
 
 
 def sample_image(index: int, height: int = 8, width: int = 16) -> np.ndarray:
@@ -118,8 +118,9 @@ def make_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
 
 
 # ------------------------------------------------------------------ segmentation
-# The 11 face classes are the package's own list; test_synthetic_faces pins its values.
-FACE_NAMES = list(FACE_CLASSES)
+# The 11 face classes of the segmentation task config (conf/task/segmentation.yaml);
+# tests/synthetic/test_faces.py checks the face generator draws the same ids.
+FACE_NAMES = default_class_names("segmentation")
 
 
 def sample_mask(index: int, height: int = 8, width: int = 16) -> np.ndarray:

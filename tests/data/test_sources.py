@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ocec_lightning.data import synthetic_raster
 from ocec_lightning.data.sources import (
     CsvSource,
     FolderSource,
@@ -17,8 +16,9 @@ from ocec_lightning.data.sources import (
     SyntheticEyesSource,
     open_source,
 )
-from ocec_lightning.data.synthetic_eyes import generate_eyes
 from ocec_lightning.errors import ConfigError, DataError
+from ocec_lightning.synthetic import raster
+from ocec_lightning.synthetic.eyes import generate_eyes
 
 
 def _images(table) -> np.ndarray:
@@ -216,14 +216,25 @@ def test_synthetic_source_matches_the_generator():
     assert not SyntheticEyesSource(10, seed=3, group_column=None).load().has_groups
 
 
-@pytest.mark.parametrize("module", ["synthetic", "synthetic_faces"])
-def test_synthetic_fingerprints_hash_the_shared_drawing_code(module, monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "drawing"),
+    [
+        ("synthetic_eyes", {"eyes", "eyes_render", "raster"}),
+        (
+            "synthetic_faces",
+            {"faces", "faces_scene", "faces_canvas", "faces_features", "faces_render", "raster"},
+        ),
+    ],
+)
+def test_synthetic_fingerprints_hash_the_drawing_code(module, drawing, monkeypatch):
     source = importlib.import_module(f"ocec_lightning.data.sources.{module}")
     hashed: list[str] = []
     monkeypatch.setattr(source, "code_version", lambda paths: hashed.extend(map(str, paths)))
     source._generator_version()
-    assert synthetic_raster.__file__ in hashed  # editing a drawing primitive drops caches
-    assert len(hashed) == 3 and not any("writer" in Path(p).stem for p in hashed)
+    assert raster.__file__ in hashed  # editing a drawing primitive drops caches
+    # Every module that decides pixels, none that only writes files.
+    assert {Path(p).stem for p in hashed} == drawing and len(hashed) == len(drawing)
+    assert all(Path(p).parent == Path(raster.__file__).parent for p in hashed)
 
 
 def test_synthetic_source_validates_its_config():

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from ocec_lightning.data import build_datamodule
-from ocec_lightning.data.synthetic_eyes import generate_eyes
-from ocec_lightning.data.synthetic_eyes_writer import write_synthetic_eyes
+from ocec_lightning.synthetic.eyes import generate_eyes
+from ocec_lightning.synthetic.eyes_writer import write_synthetic_eyes
 from ocec_lightning.training import run_training
 
 FAST = ["debug=fdr", "data.batch_size=16", "data.num_workers=0"]
@@ -68,11 +68,13 @@ def test_pos_weight_auto_is_negatives_over_positives_of_train(make_cfg) -> None:
     datamodule.setup("fit")
     counts = datamodule.split_counts["train"]
     assert datamodule.pos_weight() == pytest.approx(counts["closed"] / counts["open"])
-    from ocec_lightning.training import build_task
+    from ocec_lightning.training import build_run
 
-    task = build_task(cfg, datamodule)
-    assert task.loss_fn.pos_weight.item() == pytest.approx(counts["closed"] / counts["open"])
-    assert cfg.loss.pos_weight == pytest.approx(counts["closed"] / counts["open"])
+    run = build_run(make_cfg(["data.source.num_samples=400", "debug=fdr"]))
+    assert run.task.loss_fn.pos_weight is None  # unknown until the data is bound
+    run.trainer.fit(run.task, datamodule=run.datamodule)  # setup() binds the train split
+    assert run.task.loss_fn.pos_weight.item() == pytest.approx(counts["closed"] / counts["open"])
+    assert run.cfg.loss.pos_weight == "auto"  # the config is never rewritten
 
 
 def test_default_split_is_stratified_and_keeps_subjects_together(make_cfg) -> None:

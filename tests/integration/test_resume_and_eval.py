@@ -60,9 +60,30 @@ def test_checkpoint_holds_ema_weights_threshold_and_config(make_cfg) -> None:
         if not torch.equal(ckpt["state_dict"][k], ckpt["current_model_state"][k])
     ]
     assert differs, "state_dict should hold the EMA weights, not the raw ones"
-    assert 0.0 < ckpt["ocec"]["threshold"] < 1.0
-    assert ckpt["ocec"]["config"]["model"]["_target_"] == "ocec_lightning.models.ocec.OCECNet"
-    assert isinstance(ckpt["ocec"]["config"]["loss"]["pos_weight"], float)
+    assert "ocec" not in ckpt  # Lightning's own hyper-parameters carry everything
+    hparams = ckpt["hyper_parameters"]
+    assert 0.0 < hparams["threshold"] < 1.0 and hparams["threshold"] != 0.5
+    assert hparams["model"]["_target_"] == "ocec_lightning.models.ocec.OCECNet"
+    assert hparams["loss"]["pos_weight"] == "auto"  # resolved from the data at setup()
+    assert hparams["class_names"] == ["closed", "open"] and hparams["image_size"] == [32, 64]
+    assert hparams["normalize"] == {"mean": [0.0] * 3, "std": [1.0] * 3}
+    data = ckpt["datamodule_hyper_parameters"]["config"]
+    assert data["task"]["module_target"].endswith("ClassificationTask")
+
+
+def test_load_from_checkpoint_needs_no_hydra(make_cfg) -> None:
+    from ocec_lightning.tasks import ClassificationTask
+
+    result = run_training(make_cfg([*SHORT, "test=false"]))
+    ckpt = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    task = ClassificationTask.load_from_checkpoint(result.best_checkpoint, weights_only=True)
+    assert task.threshold == pytest.approx(ckpt["hyper_parameters"]["threshold"])
+    for key, value in task.state_dict().items():
+        assert torch.equal(value, ckpt["state_dict"][key]), key  # the EMA weights
+    task.eval()
+    with torch.no_grad():
+        probs = torch.sigmoid(task(torch.rand(3, 3, 32, 64)))
+    assert probs.shape == (3,) and ((probs >= 0) & (probs <= 1)).all()
 
 
 def test_eval_reproduces_the_training_test_metrics(make_cfg, tmp_path: Path) -> None:
@@ -73,7 +94,9 @@ def test_eval_reproduces_the_training_test_metrics(make_cfg, tmp_path: Path) -> 
         config_name="eval",
         run_dir=tmp_path / "eval",
     )
-    metrics = run_evaluation(cfg, user_overrides=[f"ckpt_path={result.best_checkpoint}"])
+    evaluated = run_evaluation(cfg, user_overrides=[f"ckpt_path={result.best_checkpoint}"])
+    metrics = evaluated.metrics
+    assert evaluated.monitor == "test/f1" and evaluated.score == metrics["test/f1"]
     assert set(result.test_metrics) <= set(metrics)
     for key, value in result.test_metrics.items():
         assert metrics[key] == pytest.approx(value, abs=1e-6), key

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ocec_lightning.evaluation import run_evaluation
 from ocec_lightning.tasks import SegmentationTask
-from ocec_lightning.training import build_task, run_training
+from ocec_lightning.training import build_run, run_training
 
 SEG = [
     "task=segmentation",
@@ -44,8 +44,11 @@ def test_segmentation_trains_writes_overlays_table_and_resumes(make_cfg, tmp_pat
     assert grid.shape == (3 * 64 + 2 * 2, 3 * 64 + 2 * 2, 3)  # 3 rows of image | truth | prediction
     rows = list(csv.DictReader(open(run_dir / "per_class_metrics.csv", encoding="utf-8")))
     assert [r["class"] for r in rows][:3] == ["background", "skin", "left_brow"] and len(rows) == 11
-    ckpt = torch.load(result.last_checkpoint, map_location="cpu", weights_only=False)
-    assert ckpt["ocec"]["task"] == "segmentation" and ckpt["ocec"]["num_classes"] == 11
+    ckpt = torch.load(result.last_checkpoint, map_location="cpu", weights_only=True)
+    assert ckpt["hyper_parameters"]["num_classes"] == 11
+    assert len(ckpt["hyper_parameters"]["palette"]) == 11
+    reloaded = SegmentationTask.load_from_checkpoint(result.last_checkpoint, weights_only=True)
+    assert reloaded.class_names[:2] == ["background", "skin"]
     resumed = run_training(
         make_cfg(
             [*SEG, "trainer.max_epochs=3", f"ckpt_path={result.last_checkpoint}", "test=false"],
@@ -64,22 +67,27 @@ def test_eval_reproduces_segmentation_test_metrics(make_cfg, tmp_path: Path) -> 
         config_name="eval",
         run_dir=tmp_path / "eval",
     )
-    metrics = run_evaluation(cfg)
+    evaluated = run_evaluation(cfg)
+    assert evaluated.monitor == "test/fscore"
+    assert evaluated.score == pytest.approx(result.test_metrics["test/fscore"], abs=1e-5)
     for key in ("test/fscore", "test/miou", "test/loss"):
-        assert metrics[key] == pytest.approx(result.test_metrics[key], abs=1e-5)
+        assert evaluated.metrics[key] == pytest.approx(result.test_metrics[key], abs=1e-5)
 
 
 def test_class_weights_from_the_train_split(make_cfg) -> None:
-    from ocec_lightning.data import build_datamodule
 
-    cfg = make_cfg(["task=segmentation", "loss.class_weights=median_frequency"])
-    datamodule = build_datamodule(cfg)
-    datamodule.setup("fit")
-    task = build_task(cfg, datamodule)
-    assert isinstance(task, SegmentationTask)
-    frequencies = np.asarray(cfg.loss.class_frequencies)
+    cfg = make_cfg(["task=segmentation", "loss.class_weights=median_frequency", "debug=fdr"])
+    run = build_run(cfg)
+    assert isinstance(run.task, SegmentationTask) and run.task.loss_fn.needs_class_frequencies
+    run.trainer.fit(run.task, datamodule=run.datamodule)  # setup() binds the train split
+    frequencies = np.asarray(run.datamodule.class_pixel_frequencies())
     assert len(frequencies) == 11 and frequencies.sum() == pytest.approx(1.0, abs=1e-6)
     assert frequencies[0] > frequencies[4]  # background outweighs an eye
+    weights = run.task.loss_fn.ce.class_weight.numpy()
+    present = frequencies > 0
+    expected = np.median(frequencies[present]) / frequencies[present]
+    assert weights[present] == pytest.approx(expected, rel=1e-4)
+    assert cfg.loss.class_frequencies is None  # the config is never rewritten
 
 
 @pytest.mark.parametrize("aug", ["none", "conservative", "balanced", "aggressive", "激进"])

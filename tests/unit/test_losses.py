@@ -1,14 +1,12 @@
-"""Loss values against hand computation, and pos_weight resolution."""
+"""Loss values against hand computation, pos_weight binding and argument checks."""
 
 import math
 from types import SimpleNamespace
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from ocec_lightning.errors import ConfigError
-from ocec_lightning.losses import build_loss, resolve_pos_weight
 from ocec_lightning.losses.bce import BCELoss
 from ocec_lightning.losses.focal import BinaryFocalLoss
 from ocec_lightning.losses.focal_label_smooth import FocalLabelSmoothCE
@@ -56,18 +54,30 @@ def test_focal_label_smooth_hand_value() -> None:
     assert closed == pytest.approx(p**g * ce0, rel=1e-6)
 
 
-def test_pos_weight_resolution() -> None:
-    assert resolve_pos_weight("auto", lambda: 0.875) == 0.875
-    assert resolve_pos_weight(None, lambda: 2.0) is None
-    assert resolve_pos_weight(1.5, lambda: 2.0) == 1.5
-    with pytest.raises(ConfigError, match="loss.pos_weight"):
-        resolve_pos_weight("often", lambda: 1.0)
-    with pytest.raises(ConfigError, match="positive"):
-        resolve_pos_weight(-1, lambda: 1.0)
-
-
-def test_build_loss_writes_resolved_value_into_config() -> None:
-    cfg = OmegaConf.create({"_target_": "ocec_lightning.losses.bce.BCELoss", "pos_weight": "auto"})
-    loss = build_loss(cfg, SimpleNamespace(pos_weight=lambda: 0.8796))
-    assert cfg.pos_weight == pytest.approx(0.8796)
+@pytest.mark.parametrize("loss_class", [BCELoss, BinaryFocalLoss])
+def test_pos_weight_auto_is_bound_from_the_data(loss_class) -> None:
+    loss = loss_class(pos_weight="auto")
+    assert loss.pos_weight is None  # no weighting until the data is known
+    loss.bind_data(SimpleNamespace(pos_weight=lambda: 0.8796))
     assert loss.pos_weight.item() == pytest.approx(0.8796)
+    assert "pos_weight" not in loss.state_dict()  # recomputed from the data on resume
+    fixed = loss_class(pos_weight=1.5)
+    fixed.bind_data(SimpleNamespace(pos_weight=lambda: 9.0))
+    assert fixed.pos_weight.item() == 1.5 and loss_class(pos_weight=None).pos_weight is None
+
+
+@pytest.mark.parametrize(
+    ("build", "key", "hint"),
+    [
+        (lambda: BCELoss(pos_weight="often"), "pos_weight", "'auto'"),
+        (lambda: BCELoss(pos_weight=-1), "pos_weight", "positive"),
+        (lambda: BCELoss(label_smoothing=1.0), "label_smoothing", "[0, 1)"),
+        (lambda: BinaryFocalLoss(alpha=2), "alpha", "[0, 1]"),
+        (lambda: BinaryFocalLoss(gamma=-1), "gamma", "[0, 10]"),
+        (lambda: FocalLabelSmoothCE(smoothing=1.5), "smoothing", "[0, 1)"),
+    ],
+)
+def test_bad_arguments_name_the_argument(build, key, hint) -> None:
+    with pytest.raises(ConfigError) as err:
+        build()
+    assert f"'{key}'" in str(err.value) and hint in str(err.value)

@@ -151,7 +151,7 @@ def test_epoch_interval_cosine_steps_once_per_epoch() -> None:
 
 def test_warmup_longer_than_training_is_rejected() -> None:
     cfg = _cfg("none", "ocec_lightning.optim.schedulers.constant.build", "step", {"epochs": 10})
-    with pytest.raises(ConfigError, match="scheduler.warmup.*shorter than training"):
+    with pytest.raises(ConfigError, match="scheduler.warmup.epochs.*shorter than the run"):
         build_lr_schedule(cfg, sgd(), TrainingLength(total_steps=50, steps_per_epoch=5))
 
 

@@ -64,7 +64,7 @@ def test_linear_lr_scaling_by_effective_batch() -> None:
     optimizer = build_optimizer(_cfg(base_batch_size=64), _model(), effective_batch=256)
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([4e-3, 4e-3])
     with pytest.raises(ConfigError, match="optimizer.base_batch_size"):
-        scaled_lr(1e-3, 64, -2)
+        build_optimizer(_cfg(base_batch_size=-2), _model(), effective_batch=64)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from ocec_lightning.config import conf_dir, validate_config
+from ocec_lightning.config import conf_dir
+from ocec_lightning.training import build_run
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,7 @@ def test_seed000_current_config_is_reproduced(make_cfg) -> None:
         and cfg.model.base_channels == 64
     )
     assert list(cfg.model.token_mixer_grid) == [2, 3] and cfg.trainer.max_epochs == 1000
-    validate_config(cfg)
+    build_run(cfg)
 
 
 def test_seed001_templates_differ_from_seed000_balanced(make_cfg) -> None:

@@ -19,7 +19,6 @@ from ocec_lightning.losses.dice import DiceLoss
 from ocec_lightning.losses.focal_seg import FocalSegLoss
 from ocec_lightning.losses.seg_ce import (
     SegCrossEntropy,
-    config_needs_class_frequencies,
     weights_from_frequencies,
 )
 
@@ -128,24 +127,26 @@ def test_frequency_weights_are_filled_in_later() -> None:
     assert built.class_weight.tolist() == pytest.approx([1.2, 1.2, 0.6])
 
 
-def test_config_level_frequency_check() -> None:
-    assert config_needs_class_frequencies({"class_weights": "inverse"})
-    assert config_needs_class_frequencies({"alpha": "median_frequency", "class_frequencies": None})
-    assert not config_needs_class_frequencies(
-        {"class_weights": "inverse", "class_frequencies": [1]}
-    )
-    assert not config_needs_class_frequencies({"class_weights": [1.0, 2.0]})
-    assert not config_needs_class_frequencies({"smooth": 1.0})
+def test_bind_data_fills_frequency_weights_once() -> None:
+    from types import SimpleNamespace
 
+    loss = FocalSegLoss(alpha="inverse", num_classes=C)
+    loss.bind_data(SimpleNamespace(class_pixel_frequencies=lambda: [1, 1, 2]))
+    assert loss.alpha.tolist() == pytest.approx([1.2, 1.2, 0.6])
+    loss.bind_data(SimpleNamespace(class_pixel_frequencies=lambda: [9, 1, 1]))
+    assert loss.alpha.tolist() == pytest.approx([1.2, 1.2, 0.6])  # bound once, kept
+    combined = CEDiceLoss(class_weights="median_frequency", num_classes=C)
+    combined.bind_data(SimpleNamespace(class_pixel_frequencies=lambda: [0.2, 0.5, 0.3]))
+    assert not combined.needs_class_frequencies
 
 @pytest.mark.parametrize(
     ("kwargs", "key"),
     [
-        ({"class_weights": [1.0, 2.0], "num_classes": 3}, "loss.class_weights"),
-        ({"class_weights": "balanced"}, "loss.class_weights"),
-        ({"class_weights": [-1.0, 1.0, 1.0]}, "loss.class_weights"),
-        ({"class_weights": "inverse", "class_frequencies": [0, 0, 0]}, "loss.class_frequencies"),
-        ({"label_smoothing": 1.0}, "loss.label_smoothing"),
+        ({"class_weights": [1.0, 2.0], "num_classes": 3}, "class_weights"),
+        ({"class_weights": "balanced"}, "class_weights"),
+        ({"class_weights": [-1.0, 1.0, 1.0]}, "class_weights"),
+        ({"class_weights": "inverse", "class_frequencies": [0, 0, 0]}, "class_frequencies"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
     ],
 )
 def test_ce_config_errors(kwargs: dict, key: str) -> None:

@@ -13,7 +13,7 @@ from typing import Protocol
 from ocec_lightning.data.sources.csv import CsvSource
 from ocec_lightning.data.sources.folder import FolderSource
 from ocec_lightning.data.sources.parquet import ParquetSource
-from ocec_lightning.data.sources.synthetic import SyntheticEyesSource
+from ocec_lightning.data.sources.synthetic_eyes import SyntheticEyesSource
 from ocec_lightning.data.sources.synthetic_faces import SyntheticFacesSource
 from ocec_lightning.data.table import SampleTable
 from ocec_lightning.errors import DataError

@@ -1,10 +1,12 @@
-"""What the synthetic data sources (`synthetic`, `synthetic_faces`) share.
+"""What the synthetic data sources (`synthetic_eyes`, `synthetic_faces`) share.
 
 Both serve `num_samples` samples of one generator stream, deterministic by
 `(seed, index)`, with `index // samples_per_subject` as the subject: the split group
 unless `group_column` is None. Their tables draw blocks straight into the cache at
 `(height, width)` with `workers` processes, and their fingerprints carry a hash of the
-generator's code so that editing the drawing code invalidates disk caches.
+generator's code so that editing the drawing code invalidates disk caches. The
+generators themselves are the `ocec_lightning.synthetic` package; these sources only
+adapt them to the data pipeline, like the file sources adapt parquet, csv and folders.
 """
 
 from __future__ import annotations

@@ -15,24 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ocec_lightning.data import synthetic_faces, synthetic_raster
 from ocec_lightning.data.sources.synthetic_base import (
     SyntheticSourceBase,
     check_group_column,
     code_version,
 )
-from ocec_lightning.data.synthetic_common import check_int
-from ocec_lightning.data.synthetic_faces import FACE_CLASSES, generate_faces, render_face
 from ocec_lightning.data.table import SampleTable, fingerprint_of
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic import faces, raster
+from ocec_lightning.synthetic.common import check_int
+from ocec_lightning.synthetic.faces import FACE_CLASSES, generate_faces, render_face
 
 
 def _generator_version() -> str:
     """Hash of the generator's code: editing the drawing code invalidates disk caches."""
-    folder = Path(synthetic_faces.__file__).parent
-    # The PNG/parquet writer does not change the pixels.
-    paths = [p for p in sorted(folder.glob("synthetic_faces*.py")) if "writer" not in p.stem]
-    return code_version([*paths, synthetic_raster.__file__])
+    folder = Path(faces.__file__).parent
+    # faces.py and the faces_* drawing modules; the PNG/parquet writer does not change
+    # the pixels.
+    paths = [p for p in sorted(folder.glob("faces*.py")) if "writer" not in p.stem]
+    return code_version([*paths, raster.__file__])
 
 
 class SyntheticFacesSource(SyntheticSourceBase):

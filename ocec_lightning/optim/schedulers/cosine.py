@@ -5,9 +5,14 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
+from ocec_lightning.checks import int_at_least, number_in
+
 
 def build(
     optimizer: Optimizer, horizon: int, T_max: int | None = None, eta_min: float = 0.0
 ) -> CosineAnnealingLR:  # noqa: N803
     """CosineAnnealingLR; T_max defaults to `horizon`, the length left after warmup."""
+    if T_max is not None:
+        int_at_least("T_max", T_max, 1)
+    number_in("eta_min", eta_min, 0, 10)
     return CosineAnnealingLR(optimizer, T_max=int(T_max or horizon), eta_min=eta_min)

@@ -20,16 +20,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ocec_lightning.data.synthetic_common import SPLITS as SPLITS  # re-exported
-from ocec_lightning.data.synthetic_common import (
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.common import SPLITS as SPLITS  # re-exported
+from ocec_lightning.synthetic.common import (
     assign_subject_splits,
     check_int,
     check_ratios,
     subject_count,
     subject_sources,
 )
-from ocec_lightning.data.synthetic_eyes import generate_eyes
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.eyes import generate_eyes
 
 OCEC_COLUMNS = ["split", "label", "class_id", "image_path", "source"]
 # Fixed by the generator's defaults: the writer exposes no knob for them so the written
@@ -43,7 +43,7 @@ _PART_RE = re.compile(r"part-(\d{5})\.parquet")
 
 def subject_splits(n_subjects: int, seed: int, ratios: tuple[float, float, float]) -> np.ndarray:
     """Split name for each subject ``0..n_subjects-1``, deterministic from ``seed``
-    (see ``synthetic_common.assign_subject_splits``)."""
+    (see ``common.assign_subject_splits``)."""
     return assign_subject_splits(n_subjects, seed, ratios, _SPLIT_SALT)
 
 

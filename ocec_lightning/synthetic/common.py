@@ -1,4 +1,4 @@
-"""Plumbing shared by the synthetic generators (``synthetic_eyes``, ``synthetic_faces``)
+"""Plumbing shared by the synthetic generators (``eyes``, ``faces``)
 and their dataset writers.
 
 - argument checks that raise ``ConfigError`` naming the key;
@@ -7,8 +7,8 @@ and their dataset writers.
 - subject-level split assignment for the writers (a synthetic person never spans two
   splits) and the ``source`` group key written for each sample.
 
-The drawing primitives live in ``synthetic_raster``, what the synthetic data sources
-share in ``sources.synthetic_base``.
+The drawing primitives live in ``raster``; what the synthetic data sources share, in
+``ocec_lightning.data.sources.synthetic_base``.
 """
 
 from __future__ import annotations

@@ -25,16 +25,16 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ocec_lightning.data.synthetic_common import SPLITS as SPLITS  # re-exported
-from ocec_lightning.data.synthetic_common import (
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.common import SPLITS as SPLITS  # re-exported
+from ocec_lightning.synthetic.common import (
     assign_subject_splits,
     check_int,
     check_ratios,
     subject_count,
     subject_sources,
 )
-from ocec_lightning.data.synthetic_faces import generate_faces
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.faces import generate_faces
 
 FACES_COLUMNS = ["split", "image_path", "mask_path", "source"]
 BYTES_COLUMNS = ["image_bytes", "mask_bytes"]
@@ -52,7 +52,7 @@ def face_subject_splits(
     n_subjects: int, seed: int, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
 ) -> np.ndarray:
     """Split name (object array) of each subject ``0..n_subjects-1``, deterministic from
-    ``seed`` (see ``synthetic_common.assign_subject_splits``)."""
+    ``seed`` (see ``common.assign_subject_splits``)."""
     return assign_subject_splits(n_subjects, int(seed), ratios, _SPLIT_SALT)
 
 

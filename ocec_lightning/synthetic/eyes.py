@@ -12,7 +12,7 @@ The label is drawn first (P(open) = ``open_ratio``, default the real dataset's 0
 then the openness conditionally: about ``BORDERLINE_FRACTION`` of crops fall within
 ``borderline_margin(threshold)`` of the threshold (genuinely ambiguous half-closed eyes),
 the rest are clearly open or closed. ``label = openness > threshold``.
-The drawing itself lives in ``synthetic_eyes_render``.
+The drawing itself lives in ``eyes_render``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ocec_lightning.data.synthetic_common import check_int, check_render_args, render_in_chunks
-from ocec_lightning.data.synthetic_eyes_render import SubjectTraits, draw_eye, sample_subject
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.common import check_int, check_render_args, render_in_chunks
+from ocec_lightning.synthetic.eyes_render import SubjectTraits, draw_eye, sample_subject
 
 # Share of crops whose openness lies within ``borderline_margin`` of the threshold.
 # Tuned so a small CNN lands around F1 0.96-0.99 instead of a trivial 1.0.

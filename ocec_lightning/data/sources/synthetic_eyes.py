@@ -14,22 +14,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ocec_lightning.data import synthetic_eyes, synthetic_eyes_render, synthetic_raster
 from ocec_lightning.data.sources.synthetic_base import (
     SyntheticSourceBase,
     check_group_column,
     code_version,
 )
-from ocec_lightning.data.synthetic_common import check_int
-from ocec_lightning.data.synthetic_eyes import generate_eyes, render_eye, sample_openness
 from ocec_lightning.data.table import OCEC_CLASS_NAMES, SampleTable, fingerprint_of
+from ocec_lightning.synthetic import eyes, eyes_render, raster
+from ocec_lightning.synthetic.common import check_int
+from ocec_lightning.synthetic.eyes import generate_eyes, render_eye, sample_openness
 
 
 def _generator_version() -> str:
     """Hash of the generator's code: editing the drawing code invalidates disk caches."""
-    return code_version(
-        m.__file__ for m in (synthetic_eyes, synthetic_eyes_render, synthetic_raster)
-    )
+    return code_version(m.__file__ for m in (eyes, eyes_render, raster))
 
 
 class SyntheticEyesSource(SyntheticSourceBase):

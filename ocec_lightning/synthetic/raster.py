@@ -1,7 +1,7 @@
 """Numpy drawing primitives shared by the synthetic eye and face rasterisers.
 
-Images are channel-first float32 while drawing (see ``synthetic_eyes_render`` and
-``synthetic_faces_render``); these helpers give the pixel grid, colours shaped to
+Images are channel-first float32 while drawing (see ``eyes_render`` and
+``faces_render``); these helpers give the pixel grid, colours shaped to
 broadcast over such images, smooth-field interpolation, Gaussian sensor noise and the
 JPEG round trip. Every function is deterministic for the same inputs (and the same
 ``rng`` state), so the generators stay reproducible per ``(seed, index)``.

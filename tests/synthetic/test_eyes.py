@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ocec_lightning.data.synthetic_eyes import (
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.eyes import (
     BORDERLINE_FRACTION,
     SyntheticEyes,
     borderline_margin,
@@ -18,13 +19,12 @@ from ocec_lightning.data.synthetic_eyes import (
     render_eye,
     subject_traits,
 )
-from ocec_lightning.data.synthetic_eyes_render import draw_eye
-from ocec_lightning.data.synthetic_eyes_writer import (
+from ocec_lightning.synthetic.eyes_render import draw_eye
+from ocec_lightning.synthetic.eyes_writer import (
     OCEC_COLUMNS,
     subject_splits,
     write_synthetic_eyes,
 )
-from ocec_lightning.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ eye on the image's left half when the face looks at the camera (the subject's ow
 eye). A horizontal flip of image and mask must therefore swap the ids in ``FLIP_PAIRS``.
 The neck, ears-free sides of the head, clothes, background clutter and occluders are all
 background (0), as in LaPa; teeth and tongue belong to inner_mouth, which only exists
-while the mouth is open.
+while the mouth is open. This is the generator's own label map; ``conf/task/segmentation.yaml``
+lists the same class names and flip pairs for the model side, and a test keeps them equal.
 
 Every image is fully determined by ``(seed, index)``: the per-image draws (pose, scale,
 position, eye openness, mouth, lighting, background clutter, blur, noise, JPEG) come
@@ -17,7 +18,7 @@ hair colour and style, lip and iris colour, face proportions) from
 ``subject = index // samples_per_subject``. An image never depends on which other
 indices are generated, in which order, batch or process. The scene is sampled in
 size-independent units, so one ``(seed, index)`` rendered at 64, 128 or 256 pixels shows
-the same face. The drawing lives in ``synthetic_faces_render``.
+the same face. The drawing lives in ``faces_render``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from ocec_lightning.data.synthetic_common import check_int, check_render_args, render_in_chunks
-from ocec_lightning.data.synthetic_faces_render import (
+from ocec_lightning.data.masks import swap_lut
+from ocec_lightning.synthetic.common import check_int, check_render_args, render_in_chunks
+from ocec_lightning.synthetic.faces_render import draw_face
+from ocec_lightning.synthetic.faces_scene import (
     BALD,
     FACE_CLASSES,
     FLIP_PAIRS,
@@ -39,13 +42,11 @@ from ocec_lightning.data.synthetic_faces_render import (
     Clutter,
     Scene,
     SubjectTraits,
-    draw_face,
 )
-from ocec_lightning.data.synthetic_raster import blend_anchors, rgb_tuple
+from ocec_lightning.synthetic.raster import blend_anchors, rgb_tuple
 
 __all__ = [
     "FACE_CLASSES",
-    "FACE_PALETTE",
     "FLIP_PAIRS",
     "SyntheticFaces",
     "flip_face",
@@ -56,23 +57,6 @@ __all__ = [
     "subject_traits",
 ]
 
-# Overlay colours for visualising masks (RGB, one row per class id); not used to draw.
-FACE_PALETTE = np.array(
-    [
-        [0, 0, 0],  # background
-        [230, 180, 150],  # skin
-        [120, 60, 20],  # left_brow
-        [200, 120, 40],  # right_brow
-        [40, 80, 230],  # left_eye
-        [60, 200, 230],  # right_eye
-        [60, 190, 60],  # nose
-        [220, 40, 60],  # upper_lip
-        [110, 0, 110],  # inner_mouth
-        [250, 110, 170],  # lower_lip
-        [250, 230, 40],  # hair
-    ],
-    dtype=np.uint8,
-)
 # Salt separating the subject-trait stream from the per-image stream.
 SUBJECT_SALT = 1_000_033
 # Below this many images per worker a process pool costs more than it saves.
@@ -270,11 +254,9 @@ def subject_traits(seed: int, subject: int) -> SubjectTraits:
 
 def flip_face(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mirror an image ``[..., H, W, C]`` and mask ``[..., H, W]`` horizontally, swapping the
-    left/right class ids so the result follows the same convention."""
-    lut = np.arange(256, dtype=np.uint8)
-    for a, b in FLIP_PAIRS:
-        lut[a], lut[b] = b, a
-    return image[..., ::-1, :].copy(), lut[mask[..., ::-1]]
+    left/right class ids so the result follows the same convention (the id swap of the
+    segmentation flip augmentation, ``HorizontalFlipSwap``)."""
+    return image[..., ::-1, :].copy(), swap_lut(FLIP_PAIRS)[mask[..., ::-1]]
 
 
 def _render(

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ocec_lightning.data.synthetic_faces import (
+from ocec_lightning.data.table import task_defaults
+from ocec_lightning.data.transforms import HorizontalFlipSwap
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.synthetic.faces import (
     FACE_CLASSES,
-    FACE_PALETTE,
     FLIP_PAIRS,
     SyntheticFaces,
     flip_face,
@@ -22,14 +24,13 @@ from ocec_lightning.data.synthetic_faces import (
     sample_scene,
     subject_traits,
 )
-from ocec_lightning.data.synthetic_faces_render import draw_face
-from ocec_lightning.data.synthetic_faces_writer import (
+from ocec_lightning.synthetic.faces_render import draw_face
+from ocec_lightning.synthetic.faces_writer import (
     BYTES_COLUMNS,
     FACES_COLUMNS,
     face_subject_splits,
     write_synthetic_faces,
 )
-from ocec_lightning.errors import ConfigError
 
 SKIN, L_BROW, R_BROW, L_EYE, R_EYE, NOSE, U_LIP, MOUTH, LO_LIP, HAIR = range(1, 11)
 
@@ -64,8 +65,18 @@ def test_class_ids_and_flip_pairs_are_fixed() -> None:
         "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
     ]  # fmt: skip
     assert FLIP_PAIRS == [(2, 3), (4, 5)]
-    assert FACE_PALETTE.shape == (11, 3) and FACE_PALETTE.dtype == np.uint8
-    assert len({tuple(c) for c in FACE_PALETTE}) == 11
+
+
+def test_label_map_matches_the_segmentation_task_config() -> None:
+    # The generator draws its own ids (a dataset's label map); the model side reads names,
+    # flip pairs and colours from conf/task/segmentation.yaml. They must not diverge.
+    task = task_defaults("segmentation")
+    assert task["class_names"] == FACE_CLASSES
+    assert task["num_classes"] == len(FACE_CLASSES)
+    assert [tuple(pair) for pair in task["flip_pairs"]] == FLIP_PAIRS
+    palette = np.asarray(task["palette"])
+    assert palette.shape == (len(FACE_CLASSES), 3) and ((0 <= palette) & (palette <= 255)).all()
+    assert len({tuple(c) for c in palette.tolist()}) == len(FACE_CLASSES)  # all distinct
 
 
 # ----------------------------------------------------------------------- determinism
@@ -199,6 +210,16 @@ def test_flip_with_swapped_ids_keeps_the_convention(batch: SyntheticFaces) -> No
             assert (f_mask == left).sum() == (mask == right).sum()
         unpaired = ~np.isin(raw, [2, 3, 4, 5])
         np.testing.assert_array_equal(f_mask[unpaired], raw[unpaired])
+
+
+def test_flip_face_is_the_flip_augmentation(batch: SyntheticFaces) -> None:
+    # One swap table: the generator's flip and the training-time HorizontalFlipSwap agree.
+    flip = HorizontalFlipSwap(pairs=FLIP_PAIRS, p=1.0)
+    for img, mask in zip(batch.images[:5], batch.masks[:5], strict=True):
+        out = flip(image=img, mask=mask)
+        f_img, f_mask = flip_face(img, mask)
+        np.testing.assert_array_equal(out["image"], f_img)
+        np.testing.assert_array_equal(out["mask"], f_mask)
 
 
 def test_yaw_shifts_the_nose_and_compresses_the_far_side() -> None:

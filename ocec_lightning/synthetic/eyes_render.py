@@ -1,4 +1,4 @@
-"""Numpy rasteriser behind the synthetic OCEC eye crops (see ``synthetic_eyes``).
+"""Numpy rasteriser behind the synthetic OCEC eye crops (see ``eyes``).
 
 A crop is drawn analytically on a pixel-centre grid: every pixel is mapped into an
 "eye frame" (u across the eye from corner to corner in [-1, 1], v downwards, both in
@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ocec_lightning.data import synthetic_raster as raster
+from ocec_lightning.synthetic import raster
 
 # Supersampling factor: 2 gives clean antialiased lid lines and lashes at ~4x the
 # pixel work, which still fits the per-crop time budget.

@@ -1,0 +1,96 @@
+"""Argument checks shared by every component (models, losses, optimizer and scheduler
+builders, callbacks, the trainer factory).
+
+Each check raises `ConfigError` naming the argument, the bad value and what would work.
+Components name their arguments by their own name (`alpha`, `factor`); the instantiate
+wrapper scopes the key under the config node (`loss.alpha`). Hand-written because the
+config arrives through Hydra as plain keyword arguments: no schema library sits between
+the YAML and the constructor, and the messages must keep the key/value/alternative form
+of SPEC §12.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import Any
+
+from ocec_lightning.errors import ConfigError
+
+__all__ = [
+    "as_list",
+    "int_at_least",
+    "int_pair",
+    "is_int",
+    "is_number",
+    "number_in",
+    "one_of",
+]
+
+
+def is_int(value: object) -> bool:
+    """An integer, numpy's included; not a bool."""
+    # bool is an Integral subclass but `num_blocks: true` is certainly a typo.
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """A real number (int or float, numpy's included); not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def int_at_least(key: str, value: object, minimum: int) -> int:
+    """``value`` as an ``int``; ``ConfigError`` unless it is an integer >= ``minimum``."""
+    if not is_int(value) or int(value) < minimum:  # type: ignore[arg-type]
+        raise ConfigError(key, value, f"an integer >= {minimum}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def as_list(value: object) -> list[Any]:
+    """``list(value)`` for any iterable (also an OmegaConf ``ListConfig``), ``[]`` otherwise."""
+    if isinstance(value, str):
+        return []
+    try:
+        return list(value)  # type: ignore[call-overload]
+    except TypeError:
+        return []
+
+
+def int_pair(key: str, value: object) -> tuple[int, int]:
+    """``(height, width)``; ``ConfigError`` unless ``value`` is two positive integers."""
+    items = as_list(value)
+    if len(items) != 2 or not all(is_int(v) and int(v) > 0 for v in items):
+        raise ConfigError(key, value, "two positive integers [height, width], e.g. [32, 64]")
+    return int(items[0]), int(items[1])
+
+
+def number_in(
+    key: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+) -> float:
+    """``value`` as a float; ``ConfigError`` unless it is a number in the interval."""
+    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+    expected = f"a number in {lo}{low}, {high}{hi}{hint}"
+    if not is_number(value) or math.isnan(float(value)):  # type: ignore[arg-type]
+        raise ConfigError(key, value, expected)
+    number = float(value)  # type: ignore[arg-type]
+    below = number <= low if low_open else number < low
+    above = number >= high if high_open else number > high
+    if below or above:
+        raise ConfigError(key, value, expected)
+    return number
+
+
+def one_of(key: str, value: object, choices: Iterable[str]) -> str:
+    """``value`` as a str; ``ConfigError`` unless it is one of ``choices``."""
+    options = [str(c) for c in choices]
+    if str(value) not in options:
+        raise ConfigError(key, value, "one of " + ", ".join(options))
+    return str(value)
