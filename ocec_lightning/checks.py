@@ -94,3 +94,36 @@ def one_of(key: str, value: object, choices: Iterable[str]) -> str:
     if str(value) not in options:
         raise ConfigError(key, value, "one of " + ", ".join(options))
     return str(value)
+
+
+# The dataset splits, in order; the ratio check below and the sample table share them.
+SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+_RATIOS_HINT = (
+    "fractions >= 0 for train, val, test that sum to 1, "
+    "e.g. {train: 0.8, val: 0.1, test: 0.1} or [0.8, 0.1, 0.1]"
+)
+
+
+def split_ratios(key: str, values: object) -> dict[str, float]:
+    """Split fractions by name, all of ``SPLIT_NAMES`` in order, as floats.
+
+    ``values`` is a mapping by split name (a split left out is 0) or a sequence of one
+    fraction per split in ``SPLIT_NAMES`` order. ``ConfigError`` unless every fraction
+    is a number >= 0 and they sum to 1 (within 1e-6).
+    """
+    if hasattr(values, "keys"):  # a dict or an OmegaConf DictConfig
+        values = dict(values)  # type: ignore[call-overload]
+        unknown = sorted(str(k) for k in values if k not in SPLIT_NAMES)
+        if unknown:
+            raise ConfigError(key, values, f"unknown split(s) {unknown}; use {_RATIOS_HINT}")
+        items = [values.get(name, 0.0) for name in SPLIT_NAMES]
+    else:
+        items = as_list(values)
+        if len(items) != len(SPLIT_NAMES):
+            raise ConfigError(key, values, _RATIOS_HINT)
+    if not all(is_number(v) and math.isfinite(v) and v >= 0 for v in items):
+        raise ConfigError(key, values, _RATIOS_HINT)
+    shares = [float(v) for v in items]
+    if abs(sum(shares) - 1.0) > 1e-6:
+        raise ConfigError(key, values, f"ratios sum to {sum(shares):g}; use {_RATIOS_HINT}")
+    return dict(zip(SPLIT_NAMES, shares, strict=True))

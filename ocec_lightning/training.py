@@ -18,7 +18,7 @@ from ocec_lightning import run_dir
 from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.config.printing import print_config
-from ocec_lightning.config.validation import check_options_fit_task, check_run
+from ocec_lightning.config.validation import check_monitors, check_options_fit_task, check_run
 from ocec_lightning.data import build_datamodule
 from ocec_lightning.tasks.base import BaseTask
 from ocec_lightning.utils.console import console, print_summary
@@ -68,6 +68,7 @@ def build_run(cfg: DictConfig, trainer_overrides: dict[str, Any] | None = None) 
     them; raises ConfigError naming the key of the first bad value. Reads no data."""
     datamodule = build_datamodule(cfg)
     task = build_task(cfg)
+    check_monitors(cfg, task)  # before the checkpoint/early-stopping callbacks read them
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         "trainer",

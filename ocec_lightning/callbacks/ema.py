@@ -32,7 +32,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 from torch.optim.swa_utils import get_ema_avg_fn
 
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.checks import int_at_least, number_in
 
 AvgFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 
@@ -52,10 +52,6 @@ def warmup_ema_avg_fn(decay: float) -> AvgFn:
         return step_decay * averaged + (1.0 - step_decay) * current
 
     return ema_update
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class EMA(WeightAveraging):
@@ -81,14 +77,12 @@ class EMA(WeightAveraging):
         device: torch.device | str | int | None = None,
         use_buffers: bool = True,
     ) -> None:
-        if not (_is_number(decay) and 0.0 < decay < 1.0):
-            raise ConfigError("decay", decay, "a value in (0, 1), e.g. 0.999")
-        if not (isinstance(update_every_n_steps, int) and update_every_n_steps >= 1):
-            raise ConfigError("update_every_n_steps", update_every_n_steps, "an integer >= 1")
+        decay = number_in("decay", decay, 0, 1, low_open=True, high_open=True, hint=", e.g. 0.999")
+        every = int_at_least("update_every_n_steps", update_every_n_steps, 1)
         avg_fn = warmup_ema_avg_fn(decay) if warmup else get_ema_avg_fn(decay)
         super().__init__(device=device, use_buffers=use_buffers, avg_fn=avg_fn)
-        self.decay, self.warmup = float(decay), bool(warmup)
-        self.update_every_n_steps = update_every_n_steps
+        self.decay, self.warmup = decay, bool(warmup)
+        self.update_every_n_steps = every
         self.update_starting_at_step = update_starting_at_step
         self.update_starting_at_epoch = update_starting_at_epoch
 

@@ -22,9 +22,12 @@ from lightning.pytorch.callbacks import Callback
 from matplotlib import colormaps
 from PIL import Image
 
+from ocec_lightning.checks import int_at_least, is_int
 from ocec_lightning.errors import ConfigError
 
-_PALETTE_KEY = "callbacks.prediction_overlays.palette"
+# The key for the setup-time check (a palette shorter than the task's classes): raised
+# outside the instantiate wrapper, so it names its full config key itself.
+_SCOPED_PALETTE_KEY = "callbacks.prediction_overlays.palette"
 
 
 def default_palette(num_classes: int) -> np.ndarray:
@@ -39,15 +42,12 @@ def check_palette(palette: Sequence[Sequence[int]]) -> np.ndarray:
     try:
         rows = [list(entry) for entry in palette]
     except TypeError:
-        raise ConfigError(_PALETTE_KEY, palette, expected) from None
+        raise ConfigError("palette", palette, expected) from None
     if not rows:
-        raise ConfigError(_PALETTE_KEY, rows, expected)
+        raise ConfigError("palette", rows, expected)
     for row in rows:
-        if len(row) != 3 or not all(
-            isinstance(v, int | np.integer) and not isinstance(v, bool) and 0 <= v <= 255
-            for v in row
-        ):
-            raise ConfigError(_PALETTE_KEY, row, expected)
+        if len(row) != 3 or not all(is_int(v) and 0 <= v <= 255 for v in row):
+            raise ConfigError("palette", row, expected)
     return np.asarray(rows, dtype=np.uint8)
 
 
@@ -90,13 +90,9 @@ class PredictionOverlays(Callback):
         dirname: str = "overlays",
         palette: list[list[int]] | None = None,
     ) -> None:
-        if every_n_epochs < 1 or num_samples < 1:
-            raise ConfigError(
-                "callbacks.prediction_overlays",
-                (every_n_epochs, num_samples),
-                "every_n_epochs >= 1 and num_samples >= 1",
-            )
-        self.every_n_epochs, self.num_samples, self.dirname = every_n_epochs, num_samples, dirname
+        self.every_n_epochs = int_at_least("every_n_epochs", every_n_epochs, 1)
+        self.num_samples = int_at_least("num_samples", num_samples, 1)
+        self.dirname = dirname
         self.palette = None if palette is None else check_palette(palette)
         self.written: list[Path] = []
 
@@ -106,7 +102,7 @@ class PredictionOverlays(Callback):
             return default_palette(num_classes)
         if len(self.palette) < num_classes:
             raise ConfigError(
-                _PALETTE_KEY,
+                _SCOPED_PALETTE_KEY,
                 self.palette.tolist(),
                 f"one colour per class: {num_classes} for task.num_classes={num_classes} "
                 "(or task.palette=null for tab20 colours)",

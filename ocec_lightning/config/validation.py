@@ -64,21 +64,32 @@ def logged_metrics(task: BaseTask) -> list[str]:
     return [f"val/{name}" for name in task.metric_names] + ["train/loss"]
 
 
+def better_direction(metric: str) -> str:
+    """'min' for losses, 'max' for the scores every task logs (f1, fscore, miou, ...)."""
+    return "min" if str(metric).endswith("loss") else "max"
+
+
 def check_monitors(cfg: DictConfig, task: BaseTask) -> None:
-    """`task.monitor` / `scheduler.monitor` are logged by the task; losses are minimised."""
+    """`task.monitor` / `scheduler.monitor` are logged by the task and followed in the
+    direction that is better for them (a loss is never maximised, a score never
+    minimised). Runs before the callbacks that read them are built."""
     logged = logged_metrics(task)
-    monitors = {"task.monitor": cfg.task.monitor}
+    monitors = {"task": (cfg.task.monitor, cfg.task.get("monitor_mode"), "monitor_mode")}
     scheduler = cfg.get("scheduler")
     if scheduler is not None and scheduler.get("monitor") is not None:
-        monitors["scheduler.monitor"] = scheduler.monitor
-    for key, monitor in monitors.items():
+        monitors["scheduler"] = (scheduler.monitor, scheduler.get("mode", "min"), "mode")
+    for group, (monitor, mode, mode_key) in monitors.items():
         if str(monitor) not in logged:
-            raise ConfigError(key, monitor, "a metric the task logs: " + ", ".join(logged))
-    mode = one_of("task.monitor_mode", cfg.task.monitor_mode, ("min", "max"))
-    if str(cfg.task.monitor).endswith("loss") and mode == "max":
-        raise ConfigError(
-            "task.monitor_mode", mode, f"'min' for the loss monitor {cfg.task.monitor}"
-        )
+            raise ConfigError(
+                f"{group}.monitor", monitor, "a metric the task logs: " + ", ".join(logged)
+            )
+        one_of(f"{group}.{mode_key}", mode, ("min", "max"))
+        if mode != better_direction(monitor):
+            raise ConfigError(
+                f"{group}.{mode_key}",
+                mode,
+                f"'{better_direction(monitor)}' for the monitor {monitor}",
+            )
 
 
 def check_model_fits_task(cfg: DictConfig, task: BaseTask) -> None:
@@ -139,7 +150,7 @@ def check_optimization_builds(task: BaseTask, trainer: pl.Trainer) -> None:
 
 
 def check_run(cfg: DictConfig, task: BaseTask, trainer: pl.Trainer, **_: Any) -> None:
-    """Every cross-group rule, on the built task and trainer (raises ConfigError)."""
-    check_monitors(cfg, task)
+    """The cross-group rules that need the trainer (raises ConfigError); `build_run` runs
+    `check_options_fit_task` and `check_monitors` earlier, before their users are built."""
     check_model_fits_task(cfg, task)
     check_optimization_builds(task, trainer)

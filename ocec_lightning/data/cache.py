@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ocec_lightning.checks import int_pair, one_of
 from ocec_lightning.data.table import SampleTable
 from ocec_lightning.errors import ConfigError, DataError
 
@@ -53,17 +54,6 @@ def cache_path(
     return Path(cache_dir) / f"{fingerprint}_{height}x{width}{suffix}.npy"
 
 
-def load_images(
-    table: SampleTable,
-    image_size: Sequence[int],
-    mode: str = "ram",
-    cache_dir: str | Path | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
-    """Return all images of `table` as uint8 [N, H, W, 3], decoding only if not cached."""
-    return load_samples(table, image_size, mode, cache_dir, threads)[0]
-
-
 def load_samples(
     table: SampleTable,
     image_size: Sequence[int],
@@ -76,8 +66,7 @@ def load_samples(
     Masks are None for classification tables. Decodes only what is not cached.
     """
     height, width = check_image_size(image_size)
-    if mode not in CACHE_MODES:
-        raise ConfigError("data.cache.mode", mode, f"one of {', '.join(CACHE_MODES)}")
+    check_cache_mode(mode)
     with_masks = table.read_mask is not None
     shapes = {"images": (len(table), height, width, 3)}
     if with_masks:
@@ -124,13 +113,12 @@ def load_samples(
 
 def check_image_size(image_size: Sequence[int]) -> tuple[int, int]:
     """`data.image_size` as (height, width) ints, or a ConfigError."""
-    try:
-        height, width = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise ConfigError("data.image_size", image_size, "[height, width], e.g. [32, 64]") from None
-    if height < 1 or width < 1:
-        raise ConfigError("data.image_size", image_size, "positive [height, width], e.g. [32, 64]")
-    return height, width
+    return int_pair("data.image_size", image_size)
+
+
+def check_cache_mode(mode: str) -> str:
+    """`data.cache.mode` is one of CACHE_MODES, or a ConfigError."""
+    return one_of("data.cache.mode", mode, CACHE_MODES)
 
 
 def _open_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:

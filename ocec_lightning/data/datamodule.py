@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from ocec_lightning.data.cache import CACHE_MODES, check_image_size, load_samples
+from ocec_lightning.checks import int_at_least
+from ocec_lightning.data.cache import check_cache_mode, check_image_size, load_samples
 from ocec_lightning.data.datasets import CachedImageDataset, seed_worker
 from ocec_lightning.data.masks import (
     check_segmentation_task,
@@ -99,13 +100,9 @@ class OCECDataModule(L.LightningDataModule):
             )
         self.source = source
         self.image_size = check_image_size(image_size)
-        if int(batch_size) < 1:
-            raise ConfigError("data.batch_size", batch_size, "an integer >= 1")
-        if int(num_workers) < 0:
-            raise ConfigError("data.num_workers", num_workers, "an integer >= 0 (0 = main process)")
-        if cache_mode not in CACHE_MODES:
-            raise ConfigError("data.cache.mode", cache_mode, f"one of {', '.join(CACHE_MODES)}")
-        self.batch_size, self.num_workers = int(batch_size), int(num_workers)
+        self.batch_size = int_at_least("data.batch_size", batch_size, 1)
+        self.num_workers = int_at_least("data.num_workers", num_workers, 0)  # 0 = main process
+        check_cache_mode(cache_mode)  # fail at construction, not when setup() reads data
         self.splits = validate_ratios(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
         self.weighted_sampler = bool(weighted_sampler)
         self.cache_mode, self.cache_dir = cache_mode, cache_dir

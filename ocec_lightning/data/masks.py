@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ocec_lightning.checks import is_int
 from ocec_lightning.errors import ConfigError, DataError
 
 log = logging.getLogger("ocec_lightning.data")
@@ -33,17 +34,13 @@ def swap_lut(pairs: Sequence[Sequence[int]]) -> np.ndarray:
     return lut
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
 def check_segmentation_task(
     class_names: Sequence[str] | None, num_classes: object, ignore_index: object
 ) -> tuple[int, int]:
     """(num_classes, ignore_index) as ints, or a ConfigError naming the `task.*` key."""
-    if not _is_int(num_classes) or not 2 <= num_classes <= MAX_MASK_VALUE:
+    if not is_int(num_classes) or not 2 <= num_classes <= MAX_MASK_VALUE:
         raise ConfigError("task.num_classes", num_classes, "an integer between 2 and 255")
-    if not _is_int(ignore_index):
+    if not is_int(ignore_index):
         raise ConfigError("task.ignore_index", ignore_index, "an integer id in 0-255, e.g. 255")
     if not num_classes <= ignore_index <= MAX_MASK_VALUE:
         raise ConfigError(

@@ -18,26 +18,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ocec_lightning.checks import split_ratios
 from ocec_lightning.data.table import SPLIT_NAMES
 from ocec_lightning.errors import ConfigError, DataError
-
-_RATIO_HINT = "ratios >= 0 for train/val/test that sum to 1, e.g. {train: 0.8, val: 0.1, test: 0.1}"
+from ocec_lightning.synthetic.common import largest_remainder
 
 
 def validate_ratios(ratios: Mapping[str, float], key: str = "data.splits") -> dict[str, float]:
-    """Check split ratios and return them as a plain dict with all three splits present."""
-    given = dict(ratios)
-    unknown = sorted(set(given) - set(SPLIT_NAMES))
-    if unknown:
-        raise ConfigError(key, given, f"unknown split(s) {unknown}; use {_RATIO_HINT}")
-    out = {name: float(given.get(name, 0.0)) for name in SPLIT_NAMES}
-    if any(not np.isfinite(v) or v < 0 for v in out.values()):
-        raise ConfigError(key, given, _RATIO_HINT)
-    if abs(sum(out.values()) - 1.0) > 1e-6:
-        raise ConfigError(key, given, f"ratios sum to {sum(out.values()):g}; use {_RATIO_HINT}")
-    if out["train"] <= 0:
-        raise ConfigError(key, given, f"train ratio must be > 0; use {_RATIO_HINT}")
-    return out
+    """The split ratios (``checks.split_ratios``) as a plain dict with all three splits
+    present; training also needs a train split."""
+    shares = split_ratios(key, ratios)
+    if shares["train"] <= 0:
+        raise ConfigError(key, dict(ratios), "a train ratio > 0 (training needs a train split)")
+    return shares
 
 
 def assign_splits(
@@ -60,22 +53,14 @@ def assign_splits(
     return _grouped(labels, np.asarray(groups), shares, rng)
 
 
-def _quotas(n: int, shares: dict[str, float]) -> np.ndarray:
-    """Integer split sizes for `n` items: floor of n*ratio, remainder by largest fraction."""
-    exact = np.array([shares[s] * n for s in SPLIT_NAMES])
-    counts = np.floor(exact).astype(np.int64)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: n - int(counts.sum())]] += 1
-    return counts
-
-
 def _stratified(
     labels: np.ndarray, shares: dict[str, float], rng: np.random.Generator
 ) -> np.ndarray:
     out = np.empty(len(labels), dtype=object)
     for label in np.unique(labels):
         rows = rng.permutation(np.flatnonzero(labels == label))
-        bounds = np.cumsum(_quotas(len(rows), shares))[:-1]
+        quotas = largest_remainder(len(rows), [shares[s] for s in SPLIT_NAMES])
+        bounds = np.cumsum(quotas)[:-1]
         for name, part in zip(SPLIT_NAMES, np.split(rows, bounds), strict=True):
             out[part] = name
     return out

@@ -7,22 +7,16 @@ The reference run used dice_weight 1.5; seed 004's "ultimate" plan uses 2.5.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 from torch import Tensor, nn
 
+from ocec_lightning.checks import number_in
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.losses.dice import DiceLoss
 from ocec_lightning.losses.seg_ce import SegCrossEntropy, WeightSpec
 
 __all__ = ["CEDiceLoss"]
-
-
-def _weight(key: str, value: object) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or float(value) < 0:
-        raise ConfigError(key, value, "a number >= 0")
-    return float(value)
 
 
 class CEDiceLoss(nn.Module):
@@ -42,8 +36,8 @@ class CEDiceLoss(nn.Module):
         include_background: bool = True,
     ) -> None:
         super().__init__()
-        self.ce_weight = _weight("ce_weight", ce_weight)
-        self.dice_weight = _weight("dice_weight", dice_weight)
+        self.ce_weight = number_in("ce_weight", ce_weight, 0, 1e6)
+        self.dice_weight = number_in("dice_weight", dice_weight, 0, 1e6)
         if self.ce_weight == 0 and self.dice_weight == 0:
             raise ConfigError("dice_weight", dice_weight, "> 0 when loss.ce_weight is 0")
         self.ce = SegCrossEntropy(

@@ -10,12 +10,11 @@ number of anchors), so alpha rescales the loss as well as re-balancing it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 
 import torch.nn.functional as F
 from torch import Tensor
 
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.checks import number_in
 from ocec_lightning.losses.seg_ce import (
     ClassWeightedLoss,
     WeightSpec,
@@ -42,9 +41,7 @@ class FocalSegLoss(ClassWeightedLoss):
         class_frequencies: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(gamma, Real) or isinstance(gamma, bool) or float(gamma) < 0:
-            raise ConfigError("gamma", gamma, "a number >= 0 (0 = cross-entropy)")
-        self.gamma = float(gamma)
+        self.gamma = number_in("gamma", gamma, 0, 10, hint=" (0 = cross-entropy)")
         self.ignore_index = check_ignore_index(ignore_index)
         self.num_classes = check_num_classes(num_classes)
         self._init_class_weights(alpha, class_frequencies)

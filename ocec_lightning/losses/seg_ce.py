@@ -18,13 +18,13 @@ when the task's ``setup()`` calls ``loss.bind_data(datamodule)``, the way
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ocec_lightning.checks import int_at_least, is_int, number_in
 from ocec_lightning.errors import ConfigError
 
 __all__ = [
@@ -73,11 +73,7 @@ def weights_from_frequencies(frequencies: Sequence[float] | Tensor, mode: str) -
 
 def check_num_classes(num_classes: int | None) -> int | None:
     """``loss.num_classes`` validated (``None`` allowed: lengths are then not checked)."""
-    if num_classes is None:
-        return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ConfigError("num_classes", num_classes, "an integer >= 1 (task.num_classes)")
-    return num_classes
+    return None if num_classes is None else int_at_least("num_classes", num_classes, 1)
 
 
 def resolve_class_weights(
@@ -112,9 +108,7 @@ def resolve_class_weights(
 
 def check_ignore_index(ignore_index: int | None) -> int | None:
     """``loss.ignore_index`` validated: an integer, or ``None`` for "no ignored pixels"."""
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, int)
-    ):
+    if ignore_index is not None and not is_int(ignore_index):
         raise ConfigError("ignore_index", ignore_index, "an integer (e.g. 255) or null")
     return ignore_index
 
@@ -211,9 +205,7 @@ class SegCrossEntropy(ClassWeightedLoss):
         class_frequencies: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(label_smoothing, Real) or not 0 <= float(label_smoothing) < 1:
-            raise ConfigError("label_smoothing", label_smoothing, "a number in [0, 1)")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = number_in("label_smoothing", label_smoothing, 0, 1, high_open=True)
         checked = check_ignore_index(ignore_index)
         self.ignore_index = _NO_IGNORE if checked is None else checked
         self.num_classes = check_num_classes(num_classes)

@@ -21,15 +21,9 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.checks import int_at_least
 
 __all__ = ["FScore", "SegmentationScores", "confusion_counts"]
-
-
-def _check_num_classes(num_classes: object) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ConfigError("task.num_classes", num_classes, "an integer >= 1")
-    return num_classes
 
 
 def confusion_counts(
@@ -87,7 +81,7 @@ class FScore(Metric):
 
     def __init__(self, num_classes: int, ignore_index: int | None = 255, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.num_classes = _check_num_classes(num_classes)
+        self.num_classes = int_at_least("num_classes", num_classes, 1)
         self.ignore_index = ignore_index
         # float32 (MPS has no float64) is plenty: one addition per batch, values in [0, B].
         self.add_state("score_sum", torch.tensor(0.0), dist_reduce_fx="sum")
@@ -135,11 +129,10 @@ class SegmentationScores(Metric):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.num_classes = _check_num_classes(num_classes)
+        self.num_classes = int_at_least("num_classes", num_classes, 1)
         self.ignore_index = ignore_index
+        # One name per class id: the task checks that (data.masks.check_segmentation_task).
         names = [str(n) for n in class_names] if class_names is not None else None
-        if names is not None and len(names) != self.num_classes:
-            raise ConfigError("task.class_names", names, f"{self.num_classes} names, one per class")
         self.class_names = names or [f"class_{i}" for i in range(self.num_classes)]
         # long counts: exact, and sum-reduced across DDP processes.
         zeros = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)

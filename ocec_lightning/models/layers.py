@@ -5,7 +5,7 @@ and the weight-init routine that every OCEC model applies once after it is built
 re-exports timm's channels-first ``LayerNorm2d`` (a ``nn.LayerNorm`` subclass, so the
 init routine and no-weight-decay filters need no special case) used by the
 ConvNeXt-style backbone. Nothing here knows about configs; validation lives in
-``ocec.py`` (shared checks in ``validation.py``).
+``ocec.py`` (shared checks in ``ocec_lightning/checks.py``).
 """
 
 from __future__ import annotations

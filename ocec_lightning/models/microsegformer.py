@@ -1,9 +1,9 @@
 """``MicroSegFormer``: a small SegFormer (Mix-Transformer encoder + all-MLP decoder) for
 face parsing, the Hydra ``_target_`` of model=microsegformer.
 
-``[B, in_channels, H, W]`` images -> ``[B, num_classes, H, W]`` logits. All arguments
-are checked by ``check_microsegformer_config`` before any layer is built, so a bad
-config fails with a one-line ``ConfigError`` naming the ``model.*`` key.
+``[B, in_channels, H, W]`` images -> ``[B, num_classes, H, W]`` logits. The constructor
+checks all its arguments (``check_microsegformer_config``) before it builds any layer,
+so a bad config fails with a one-line ``ConfigError`` naming the ``model.*`` key.
 
 Parameter counts for 19 classes at the reference sizes (embed dims 32/64/128/192, depths
 1/2/2/2, one head, sr 8/4/2/1, mlp ratio 2, decoder 128):
@@ -25,17 +25,22 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ocec_lightning.checks import as_list, int_at_least, int_pair, is_int, is_number
+from ocec_lightning.checks import (
+    as_list,
+    int_at_least,
+    int_pair,
+    is_int,
+    is_number,
+    number_in,
+    one_of,
+)
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models.microsegformer_blocks import (
     EncoderStage,
     MLPDecoder,
     init_segformer_weights,
 )
-from ocec_lightning.models.validation import (
-    arguments_of,
-    takes_arguments_of,
-)
+from ocec_lightning.models.validation import arguments_of
 
 __all__ = ["MicroSegFormer", "MicroSegFormerSpec", "check_microsegformer_config"]
 
@@ -56,12 +61,6 @@ class MicroSegFormerSpec:
     image_size: tuple[int, int]
     total_stride: int
     stage_sizes: tuple[tuple[int, int], ...]  # (h, w) of each stage's map at image_size
-
-
-def _fraction(key: str, value: object) -> float:
-    if not is_number(value) or not 0 <= float(value) < 1:
-        raise ConfigError(key, value, "a number p with 0 <= p < 1")
-    return float(value)
 
 
 def _int_list(key: str, value: object) -> tuple[int, ...]:
@@ -113,7 +112,7 @@ class MicroSegFormer(nn.Module):
         decoder_fuse: str = "conv",
     ) -> None:
         super().__init__()
-        spec = check_microsegformer_config(**arguments_of(MicroSegFormer, locals()))
+        spec = check_microsegformer_config(arguments_of(MicroSegFormer, locals()))
         self.spec = spec
         self.num_classes = int(num_classes)
         self.in_channels = int(in_channels)
@@ -165,10 +164,10 @@ class MicroSegFormer(nn.Module):
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-@takes_arguments_of(MicroSegFormer)
 def check_microsegformer_config(config: Mapping[str, Any]) -> MicroSegFormerSpec:
-    """Validate MicroSegFormer arguments (called like ``MicroSegFormer``: same parameters
-    and defaults); raise ``ConfigError`` (key ``model.*``) on the first problem."""
+    """Validate MicroSegFormer's arguments (``config``: every parameter of
+    ``MicroSegFormer``, by name); raise ``ConfigError`` (key ``model.*``) on the first
+    problem."""
     int_at_least("model.num_classes", config["num_classes"], 1)
     int_at_least("model.in_channels", config["in_channels"], 1)
     int_at_least("model.decoder_dim", config["decoder_dim"], 1)
@@ -202,13 +201,10 @@ def check_microsegformer_config(config: Mapping[str, Any]) -> MicroSegFormerSpec
         raise ConfigError("model.mlp_ratio", mlp_ratio, "a ratio giving >= 1 hidden unit")
     if not isinstance(lmsa, bool):
         raise ConfigError("model.lmsa", lmsa, "true or false")
-    _fraction("model.drop_path", config["drop_path"])
-    _fraction("model.dropout", config["dropout"])
-    ffn, decoder_fuse = config["ffn"], config["decoder_fuse"]
-    if ffn not in FFN_TYPES:
-        raise ConfigError("model.ffn", ffn, f"one of {', '.join(FFN_TYPES)}")
-    if decoder_fuse not in FUSE_TYPES:
-        raise ConfigError("model.decoder_fuse", decoder_fuse, f"one of {', '.join(FUSE_TYPES)}")
+    number_in("model.drop_path", config["drop_path"], 0, 1, high_open=True)
+    number_in("model.dropout", config["dropout"], 0, 1, high_open=True)
+    one_of("model.ffn", config["ffn"], FFN_TYPES)
+    one_of("model.decoder_fuse", config["decoder_fuse"], FUSE_TYPES)
 
     stride = _FIRST_PATCH[1] * _LATER_PATCH[1] ** (len(dims) - 1)
     h, w = _image_size(config["image_size"], stride)

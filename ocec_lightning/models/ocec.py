@@ -1,10 +1,10 @@
 """``OCECNet``: an OCEC backbone plus a one-logit head, the Hydra ``_target_`` of model=ocec.
 
-All config checks run in ``check_ocec_config`` before any layer is built, so the
-training CLI can validate a composed config (and show a one-line ``ConfigError``
-naming the key, the bad value and what would work) without allocating a model. The
-checks include the one that bites in practice: a token-mixer grid that does not
-divide the backbone's feature map for the chosen image size.
+The constructor checks its arguments (``check_ocec_config``) before it builds any
+layer, so a bad config fails with a one-line ``ConfigError`` naming the key, the bad
+value and what would work. The checks include the one that bites in practice: a
+token-mixer grid that does not divide the backbone's feature map for the chosen image
+size.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ocec_lightning.checks import int_at_least, int_pair, is_number
+from ocec_lightning.checks import int_at_least, int_pair, number_in, one_of
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models.layers import init_weights
 from ocec_lightning.models.ocec_backbones import (
@@ -31,10 +31,7 @@ from ocec_lightning.models.ocec_heads import (
     resolve_head,
     valid_token_grids,
 )
-from ocec_lightning.models.validation import (
-    arguments_of,
-    takes_arguments_of,
-)
+from ocec_lightning.models.validation import arguments_of
 
 __all__ = [
     "OCECNet",
@@ -90,7 +87,7 @@ class OCECNet(nn.Module):
         image_size: Sequence[int] = (32, 64),
     ) -> None:
         super().__init__()
-        spec = check_ocec_config(**arguments_of(OCECNet, locals()))
+        spec = check_ocec_config(arguments_of(OCECNet, locals()))
         self.spec = spec
         self.resolved_head: str = spec.head
         self.feature_shape: tuple[int, int, int] = spec.feature_shape
@@ -127,19 +124,14 @@ class OCECNet(nn.Module):
         return {"stem": r"^backbone\.stem", "blocks": r"^backbone\.blocks\.(\d+)"}
 
 
-@takes_arguments_of(OCECNet)
 def check_ocec_config(config: Mapping[str, Any]) -> OCECSpec:
-    """Validate OCECNet arguments (called like ``OCECNet``: same parameters and defaults);
-    raise ``ConfigError`` (key ``model.*``) on the first problem."""
-    backbone, head, dropout = config["backbone"], config["head"], config["dropout"]
-    if backbone not in BACKBONES:
-        raise ConfigError("model.backbone", backbone, f"one of {', '.join(BACKBONES)}")
-    if head not in HEADS:
-        raise ConfigError("model.head", head, f"one of {', '.join(HEADS)}")
+    """Validate OCECNet's arguments (``config``: every parameter of ``OCECNet``, by
+    name); raise ``ConfigError`` (key ``model.*``) on the first problem."""
+    backbone = one_of("model.backbone", config["backbone"], BACKBONES)
+    head = one_of("model.head", config["head"], HEADS)
     base = int_at_least("model.base_channels", config["base_channels"], 4)
     blocks = int_at_least("model.num_blocks", config["num_blocks"], 1)
-    if not is_number(dropout) or not 0 <= dropout < 1:
-        raise ConfigError("model.dropout", dropout, "a number with 0 <= dropout < 1")
+    number_in("model.dropout", config["dropout"], 0, 1, high_open=True)
     int_at_least("model.token_mixer_layers", config["token_mixer_layers"], 1)
     int_at_least("model.expansion", config["expansion"], 1)
     int_at_least("model.se_reduction", config["se_reduction"], 1)

@@ -20,6 +20,7 @@ import timm
 import torch
 from torch import Tensor, nn
 
+from ocec_lightning.checks import int_at_least, int_pair, number_in
 from ocec_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,27 @@ def suggest_timm_models(name: str, limit: int = 5) -> list[str]:
         candidates = timm.list_models()
     ranked = difflib.get_close_matches(name, candidates, n=limit, cutoff=0.0)
     return ranked[:limit]
+
+
+def check_timm_name(key: str, name: object, example: str) -> str:
+    """``name`` when timm knows the architecture; ``ConfigError`` under ``key`` naming the
+    closest timm names (``example`` when nothing is close) otherwise."""
+    if not isinstance(name, str) or not timm.is_model(name):
+        close = suggest_timm_models(str(name)) or [example]
+        raise ConfigError(key, name, f"a timm model name, e.g. {', '.join(close)}")
+    return name
+
+
+def check_pretrained(pretrained: object, weights_path: object, weights: str = "weights") -> None:
+    """``pretrained`` needs ``weights_path``: with no hub access at run time, pretrained
+    ``weights`` can only come from a local file."""
+    if pretrained and not weights_path:
+        raise ConfigError(
+            "model.pretrained",
+            pretrained,
+            f"false, or a local file: there is no hub access at run time, so download "
+            f"the {weights} beforehand and pass model.weights_path=<local file>",
+        )
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
@@ -124,22 +146,12 @@ class TimmClassifier(nn.Module):
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
-        if not isinstance(name, str) or not timm.is_model(name):
-            close = suggest_timm_models(str(name)) or ["resnet10t"]
-            raise ConfigError("model.name", name, f"a timm model name, e.g. {', '.join(close)}")
-        if pretrained and not weights_path:
-            raise ConfigError(
-                "model.pretrained",
-                pretrained,
-                "false, or a local file: there is no hub access at run time, so download "
-                "the weights beforehand and pass model.weights_path=<local file>",
-            )
-        if not 0 <= float(drop_rate) < 1:
-            raise ConfigError("model.drop_rate", drop_rate, "a number with 0 <= drop_rate < 1")
-        self.name = name
-        self.image_size = (int(image_size[0]), int(image_size[1]))
-        self.in_channels = int(in_channels)
-        self.model = self._create(name, self.in_channels, float(drop_rate), dict(timm_kwargs))
+        self.name = check_timm_name("model.name", name, "resnet10t")
+        check_pretrained(pretrained, weights_path)
+        rate = number_in("model.drop_rate", drop_rate, 0, 1, high_open=True)
+        self.image_size = int_pair("model.image_size", image_size)
+        self.in_channels = int_at_least("model.in_channels", in_channels, 1)
+        self.model = self._create(name, self.in_channels, rate, dict(timm_kwargs))
         self.loaded_tensors = 0
         if weights_path:
             state = load_state_dict_file(weights_path)

@@ -19,14 +19,15 @@ import timm
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ocec_lightning.checks import as_list
+from ocec_lightning.checks import int_at_least, int_pair
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models.layers import ConvBNAct, init_weights
 from ocec_lightning.models.microsegformer_blocks import init_classifier
 from ocec_lightning.models.timm_adapter import (
+    check_pretrained,
+    check_timm_name,
     load_matching_weights,
     load_state_dict_file,
-    suggest_timm_models,
 )
 
 __all__ = ["FPNDecoder", "TimmUNet"]
@@ -82,28 +83,12 @@ class TimmUNet(nn.Module):
         out_indices: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(encoder, str) or not timm.is_model(encoder):
-            close = suggest_timm_models(str(encoder)) or ["resnet18"]
-            raise ConfigError(
-                "model.encoder", encoder, f"a timm model name, e.g. {', '.join(close)}"
-            )
-        if pretrained and not weights_path:
-            raise ConfigError(
-                "model.pretrained",
-                pretrained,
-                "false, or a local file: there is no hub access at run time, so download "
-                "the encoder weights beforehand and pass model.weights_path=<local file>",
-            )
-        for key, value, low in (
-            ("model.num_classes", num_classes, 1),
-            ("model.in_channels", in_channels, 1),
-            ("model.decoder_channels", decoder_channels, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(key, value, f"an integer >= {low}")
-        self.encoder_name = encoder
-        self.num_classes = int(num_classes)
-        self.in_channels = int(in_channels)
+        self.encoder_name = check_timm_name("model.encoder", encoder, "resnet18")
+        check_pretrained(pretrained, weights_path, "encoder weights")
+        self.num_classes = int_at_least("model.num_classes", num_classes, 1)
+        self.in_channels = int_at_least("model.in_channels", in_channels, 1)
+        width = int_at_least("model.decoder_channels", decoder_channels, 1)
+        size = int_pair("model.image_size", image_size)
         self.encoder = self._create(encoder, out_indices)
         reductions = list(self.encoder.feature_info.reduction())
         channels = list(self.encoder.feature_info.channels())
@@ -112,10 +97,8 @@ class TimmUNet(nn.Module):
             self.used_levels = keep or list(range(len(reductions)))
         else:
             self.used_levels = list(range(len(reductions)))
-        self.image_size = self._check_image_size(image_size, max(reductions))
-        self.decoder = FPNDecoder(
-            [channels[i] for i in self.used_levels], int(decoder_channels), self.num_classes
-        )
+        self.image_size = self._fits_encoder(size, max(reductions))
+        self.decoder = FPNDecoder([channels[i] for i in self.used_levels], width, self.num_classes)
         init_weights(self.decoder)
         init_classifier(self.decoder.classifier)
         self.loaded_tensors = 0
@@ -141,17 +124,16 @@ class TimmUNet(nn.Module):
             ) from exc
 
     @staticmethod
-    def _check_image_size(value: object, max_reduction: int) -> tuple[int, int]:
-        items = as_list(value)
-        ok = len(items) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in items)
-        if not ok or min(items) < max_reduction:
+    def _fits_encoder(size: tuple[int, int], max_reduction: int) -> tuple[int, int]:
+        """``size`` (a checked pair) unless a side is below the encoder's deepest stride."""
+        if min(size) < max_reduction:
             raise ConfigError(
                 "model.image_size",
-                value,
+                list(size),
                 f"[height, width] of at least {max_reduction} pixels each "
                 f"(the encoder's deepest stride), e.g. [128, 128]",
             )
-        return int(items[0]), int(items[1])
+        return size
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[B, num_classes, H, W]`` at the input resolution."""

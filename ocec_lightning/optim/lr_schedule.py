@@ -216,9 +216,6 @@ def build_lr_schedule(
         if sched_cfg.get("monitor") is not None and interval == "step":
             raise ConfigError("interval", "step", "'epoch' for a metric-driven (plateau) scheduler")
         check_warmup(warmup, base_lr)
-        eta_min = sched_cfg.get("eta_min")
-        if eta_min is not None and float(eta_min) >= base_lr:
-            raise ConfigError("eta_min", eta_min, f"a value below optimizer.lr={base_lr:g}")
     except ConfigError as err:
         raise err.within("scheduler") from None
     warmup_steps = warmup_steps_from(warmup, length)

@@ -19,9 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ocec_lightning.checks import int_at_least, split_ratios
 from ocec_lightning.errors import ConfigError
-
-SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
 # One output array of a renderer: the per-sample shape and the dtype.
 OutputSpec = tuple[tuple[int, ...], type]
@@ -30,30 +29,31 @@ OutputSpec = tuple[tuple[int, ...], type]
 # ---------------------------------------------------------------------------------- checks
 
 
-def check_int(key: str, value: object, minimum: int) -> int:
-    """``value`` as an int when it is an integer (not a bool) >= ``minimum``, else a
-    ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-    return int(value)
-
-
 def check_render_args(
-    seed: object, height: object, width: object, samples_per_subject: object, min_size: int
+    seed: object,
+    height: object,
+    width: object,
+    samples_per_subject: object,
+    min_size: int,
+    *,
+    workers: object = 1,
+    size_key: str | None = None,
 ) -> None:
-    """The arguments every synthetic renderer takes: stream, image size and subject size."""
-    check_int("seed", seed, 0)
-    check_int("height", height, min_size)
-    check_int("width", width, min_size)
-    check_int("samples_per_subject", samples_per_subject, 1)
-
-
-def check_ratios(ratios: Sequence[object]) -> None:
-    """Three split fractions (train, val, test) in [0, 1] that sum to 1."""
-    if len(ratios) != 3 or any(not 0.0 <= float(r) <= 1.0 for r in ratios):
-        raise ConfigError("ratios", ratios, "three fractions (train, val, test) in [0, 1]")
-    if abs(sum(float(r) for r in ratios) - 1.0) > 1e-6:
-        raise ConfigError("ratios", ratios, "fractions that sum to 1 (within 1e-6)")
+    """The arguments every synthetic renderer takes: stream, image size, subject size and
+    worker count. ``size_key`` reports a bad height or width as the one ``[H, W]`` option
+    it came from (a data source's ``data.image_size``) instead of as ``height``/``width``.
+    """
+    int_at_least("seed", seed, 0)
+    try:
+        int_at_least("height", height, min_size)
+        int_at_least("width", width, min_size)
+    except ConfigError:
+        if size_key is None:
+            raise
+        expected = f"[height, width] of at least [{min_size}, {min_size}]"
+        raise ConfigError(size_key, [height, width], expected) from None
+    int_at_least("samples_per_subject", samples_per_subject, 1)
+    int_at_least("workers", workers, 1)
 
 
 # ------------------------------------------------------------------------------- rendering
@@ -86,10 +86,11 @@ def render_in_chunks(
     ``workers > 1`` the range is cut into a few ordered chunks per worker, but never fewer
     than ``min_per_worker`` samples per worker (below that a pool costs more than it
     saves); samples depend only on their index, so any worker count gives the same arrays.
+    ``workers`` is the caller's argument, checked with the renderer's others
+    (``check_render_args``).
     """
-    check_int("n", n, 0)
-    check_int("start", start, 0)
-    check_int("workers", workers, 1)
+    int_at_least("n", n, 0)
+    int_at_least("start", start, 0)
     n, start = int(n), int(start)
     workers = min(int(workers), max(1, n // min_per_worker))
     outputs = tuple(outputs)
@@ -113,14 +114,22 @@ def subject_count(n: int, samples_per_subject: int) -> int:
     return (n - 1) // samples_per_subject + 1
 
 
+def largest_remainder(n: int, ratios: Sequence[float]) -> np.ndarray:
+    """Integer shares of ``n`` items by ``ratios`` (summing to 1): the floor of
+    ``n * ratio`` each, the rest one by one to the largest fractional parts (ties to the
+    first)."""
+    raw = np.asarray(ratios, dtype=np.float64) * n
+    counts = np.floor(raw).astype(np.int64)
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[: n - int(counts.sum())]] += 1
+    return counts
+
+
 def split_counts(n_subjects: int, ratios: Sequence[float]) -> np.ndarray:
     """Subjects per split by largest remainder; a split with a positive ratio gets at
     least one subject whenever another split can spare one, so val/test are never
     silently empty."""
-    raw = np.asarray(ratios, dtype=np.float64) * n_subjects
-    counts = np.floor(raw).astype(np.int64)
-    order = np.argsort(-(raw - counts), kind="stable")
-    counts[order[: n_subjects - int(counts.sum())]] += 1
+    counts = largest_remainder(n_subjects, ratios)
     for i, ratio in enumerate(ratios):
         if ratio > 0 and counts[i] == 0 and counts.max() > 1:
             counts[int(np.argmax(counts))] -= 1
@@ -128,20 +137,20 @@ def split_counts(n_subjects: int, ratios: Sequence[float]) -> np.ndarray:
     return counts
 
 
-def assign_subject_splits(
-    n_subjects: int, seed: int, ratios: Sequence[float], salt: int
-) -> np.ndarray:
+def assign_subject_splits(n_subjects: int, seed: int, ratios: object, salt: int) -> np.ndarray:
     """Split name (object array) of each subject ``0..n_subjects-1``, deterministic from
     ``seed`` and ``salt`` (which keeps this stream apart from the generator's streams).
+    ``ratios``: the writer's ``ratios`` argument, checked by ``checks.split_ratios``.
 
     Subjects are ranked by a per-seed random key (a stream prefix, so a subject's key
     does not depend on ``n_subjects``) and the ranking is cut by the ratios.
     """
+    shares = split_ratios("ratios", ratios)
     keys = np.random.default_rng([seed, salt]).random(n_subjects)
     order = np.argsort(keys, kind="stable")
     names = np.empty(n_subjects, dtype=object)
-    bounds = np.concatenate([[0], np.cumsum(split_counts(n_subjects, ratios))])
-    for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
+    bounds = np.concatenate([[0], np.cumsum(split_counts(n_subjects, list(shares.values())))])
+    for name, lo, hi in zip(shares, bounds[:-1], bounds[1:], strict=True):
         names[order[lo:hi]] = name
     return names
 

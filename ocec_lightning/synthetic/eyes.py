@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ocec_lightning.errors import ConfigError
-from ocec_lightning.synthetic.common import check_int, check_render_args, render_in_chunks
+from ocec_lightning.checks import int_at_least, number_in
+from ocec_lightning.synthetic.common import check_render_args, render_in_chunks
 from ocec_lightning.synthetic.eyes_render import SubjectTraits, draw_eye, sample_subject
 
 # Share of crops whose openness lies within ``borderline_margin`` of the threshold.
@@ -35,6 +35,8 @@ BORDER_MARGIN = 0.10
 SUBJECT_SALT = 1_000_003
 # Below this many crops per worker a process pool costs more than it saves.
 _MIN_PER_WORKER = 64
+# Smallest height and width a crop is drawn at.
+MIN_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -78,19 +80,25 @@ def subject_traits(seed: int, subject: int) -> SubjectTraits:
     return sample_subject(np.random.default_rng([seed, SUBJECT_SALT, subject]))
 
 
-def _validate(
-    seed: int,
-    height: int,
-    width: int,
-    open_ratio: float,
-    threshold: float,
-    samples_per_subject: int,
+def check_eye_args(
+    seed: object,
+    height: object,
+    width: object,
+    open_ratio: object,
+    threshold: object,
+    samples_per_subject: object,
+    *,
+    workers: object = 1,
+    size_key: str | None = None,
 ) -> None:
-    check_render_args(seed, height, width, samples_per_subject, min_size=8)
-    if not 0.0 <= float(open_ratio) <= 1.0:
-        raise ConfigError("open_ratio", open_ratio, "a probability in [0, 1]")
-    if not 0.05 <= float(threshold) <= 0.95:
-        raise ConfigError("threshold", threshold, "an openness threshold in [0.05, 0.95]")
+    """Check the generator's arguments (``ConfigError`` naming the bad one); for callers
+    that take them ahead of generating (the data source, the writer). ``size_key``: see
+    ``common.check_render_args``."""
+    check_render_args(
+        seed, height, width, samples_per_subject, MIN_SIZE, workers=workers, size_key=size_key
+    )
+    number_in("open_ratio", open_ratio, 0, 1, hint=" (the share of open eyes)")
+    number_in("threshold", threshold, 0.05, 0.95, hint=" (the openness threshold)")
 
 
 def _render(
@@ -123,8 +131,8 @@ def render_eye(
 
     The label is ``openness > threshold``.
     """
-    _validate(seed, height, width, open_ratio, threshold, samples_per_subject)
-    check_int("index", index, 0)
+    check_eye_args(seed, height, width, open_ratio, threshold, samples_per_subject)
+    int_at_least("index", index, 0)
     return _render(int(index), seed, height, width, open_ratio, threshold, samples_per_subject)
 
 
@@ -141,7 +149,7 @@ def generate_eyes(
     workers: int = 1,
 ) -> SyntheticEyes:
     """Generate crops ``start..start+n-1``; any ``workers`` count gives identical output."""
-    _validate(seed, height, width, open_ratio, threshold, samples_per_subject)
+    check_eye_args(seed, height, width, open_ratio, threshold, samples_per_subject, workers=workers)
     common = (int(seed), height, width, float(open_ratio), float(threshold), samples_per_subject)
     outputs = [((height, width, 3), np.uint8), ((), np.float32), ((), np.int64)]
     images, openness, subjects = render_in_chunks(

@@ -20,16 +20,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ocec_lightning.checks import int_at_least
 from ocec_lightning.errors import ConfigError
-from ocec_lightning.synthetic.common import SPLITS as SPLITS  # re-exported
-from ocec_lightning.synthetic.common import (
-    assign_subject_splits,
-    check_int,
-    check_ratios,
-    subject_count,
-    subject_sources,
-)
-from ocec_lightning.synthetic.eyes import generate_eyes
+from ocec_lightning.synthetic.common import assign_subject_splits, subject_count, subject_sources
+from ocec_lightning.synthetic.eyes import check_eye_args, generate_eyes
 
 OCEC_COLUMNS = ["split", "label", "class_id", "image_path", "source"]
 # Fixed by the generator's defaults: the writer exposes no knob for them so the written
@@ -43,7 +37,7 @@ _PART_RE = re.compile(r"part-(\d{5})\.parquet")
 
 def subject_splits(n_subjects: int, seed: int, ratios: tuple[float, float, float]) -> np.ndarray:
     """Split name for each subject ``0..n_subjects-1``, deterministic from ``seed``
-    (see ``common.assign_subject_splits``)."""
+    (see ``common.assign_subject_splits``, which checks ``ratios``)."""
     return assign_subject_splits(n_subjects, seed, ratios, _SPLIT_SALT)
 
 
@@ -54,15 +48,14 @@ def _png(img: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _validate(
-    out: Path, n: int, shards: int, ratios: tuple[float, float, float], workers: int
-) -> bool:
-    """Check arguments; returns True when ``out`` is a single parquet file."""
-    for key, value in (("n", n), ("shards", shards), ("workers", workers)):
-        check_int(key, value, 1)
+def _validate(out: Path, n: int, shards: int, generator_args: dict) -> bool:
+    """Check the arguments but ``ratios`` (checked when the splits are drawn, before
+    anything is written); returns True when ``out`` is a single parquet file."""
+    int_at_least("n", n, 1)
+    int_at_least("shards", shards, 1)
+    check_eye_args(**generator_args)
     if shards > n:
         raise ConfigError("shards", shards, f"at most n = {n} so no shard is empty")
-    check_ratios(ratios)
     single = out.suffix == ".parquet"
     if single and shards != 1:
         raise ConfigError(
@@ -96,40 +89,37 @@ def write_synthetic_eyes(
     output directory are removed so a directory read never mixes two runs.
     """
     out = Path(out)
-    ratios = tuple(ratios)
-    single = _validate(out, n, shards, ratios, workers)
+    generator_args = {
+        "seed": seed,
+        "height": height,
+        "width": width,
+        "open_ratio": open_ratio,
+        "threshold": THRESHOLD,
+        "samples_per_subject": SAMPLES_PER_SUBJECT,
+        "workers": workers,
+    }
+    single = _validate(out, n, shards, generator_args)
+    split_of = subject_splits(subject_count(n, SAMPLES_PER_SUBJECT), seed, ratios)
     root = out.parent if single else out
     root.mkdir(parents=True, exist_ok=True)
-    split_of = subject_splits(subject_count(n, SAMPLES_PER_SUBJECT), seed, ratios)
 
     frames = []
     # Generate shard by shard so memory stays bounded by one shard's images.
     for shard, idx in enumerate(np.array_split(np.arange(n), shards)):
         start, count = int(idx[0]), len(idx)
-        batch = generate_eyes(
-            count,
-            seed,
-            height,
-            width,
-            start=start,
-            open_ratio=open_ratio,
-            threshold=THRESHOLD,
-            samples_per_subject=SAMPLES_PER_SUBJECT,
-            workers=workers,
-        )
+        batch = generate_eyes(count, start=start, **generator_args)
         splits = split_of[batch.subjects]
         labels = np.where(batch.labels == 1, "open", "closed")
         rows = zip(splits, labels, idx, strict=True)
         paths = [f"images/{s}/{lab}/{i:06d}.png" for s, lab, i in rows]
-        frame = pd.DataFrame(
-            {
-                "split": pd.Series(splits, dtype=object),
-                "label": pd.Series(labels, dtype=object),
-                "class_id": batch.labels.astype(np.int64),
-                "image_path": paths,
-                "source": subject_sources(batch.subjects),
-            }
+        values = (
+            pd.Series(splits, dtype=object),
+            pd.Series(labels, dtype=object),
+            batch.labels.astype(np.int64),
+            paths,
+            subject_sources(batch.subjects),
         )
+        frame = pd.DataFrame(dict(zip(OCEC_COLUMNS, values, strict=True)))
         pngs = [_png(img) for img in batch.images]
         if with_bytes:
             table = frame.assign(image_bytes=pd.Series(pngs, dtype=object))

@@ -29,8 +29,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from ocec_lightning.checks import int_at_least
 from ocec_lightning.data.masks import swap_lut
-from ocec_lightning.synthetic.common import check_int, check_render_args, render_in_chunks
+from ocec_lightning.synthetic.common import check_render_args, render_in_chunks
 from ocec_lightning.synthetic.faces_render import draw_face
 from ocec_lightning.synthetic.faces_scene import (
     BALD,
@@ -48,7 +49,9 @@ from ocec_lightning.synthetic.raster import blend_anchors, rgb_tuple
 __all__ = [
     "FACE_CLASSES",
     "FLIP_PAIRS",
+    "MIN_SIZE",
     "SyntheticFaces",
+    "check_face_args",
     "flip_face",
     "generate_faces",
     "render_face",
@@ -61,6 +64,8 @@ __all__ = [
 SUBJECT_SALT = 1_000_033
 # Below this many images per worker a process pool costs more than it saves.
 _MIN_PER_WORKER = 32
+# Smallest height and width a scene is drawn at.
+MIN_SIZE = 16
 
 _SKIN_ANCHORS = np.array(
     [
@@ -259,6 +264,23 @@ def flip_face(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return image[..., ::-1, :].copy(), swap_lut(FLIP_PAIRS)[mask[..., ::-1]]
 
 
+def check_face_args(
+    seed: object,
+    height: object,
+    width: object,
+    samples_per_subject: object,
+    *,
+    workers: object = 1,
+    size_key: str | None = None,
+) -> None:
+    """``ConfigError`` naming the first bad argument of ``render_face`` /
+    ``generate_faces``; the data source and the writer call it before drawing anything.
+    ``size_key``: as in ``common.check_render_args``."""
+    check_render_args(
+        seed, height, width, samples_per_subject, MIN_SIZE, workers=workers, size_key=size_key
+    )
+
+
 def _render(
     index: int, seed: int, height: int, width: int, samples_per_subject: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -279,8 +301,8 @@ def render_face(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Render scene ``index`` of stream ``seed``:
     ``(image uint8 [H, W, 3] RGB, mask uint8 [H, W] class ids, subject)``."""
-    check_render_args(seed, height, width, samples_per_subject, min_size=16)
-    check_int("index", index, 0)
+    check_face_args(seed, height, width, samples_per_subject)
+    int_at_least("index", index, 0)
     return _render(int(index), int(seed), int(height), int(width), int(samples_per_subject))
 
 
@@ -295,7 +317,7 @@ def generate_faces(
     workers: int = 1,
 ) -> SyntheticFaces:
     """Generate scenes ``start..start+n-1``; any ``workers`` count gives identical output."""
-    check_render_args(seed, height, width, samples_per_subject, min_size=16)
+    check_face_args(seed, height, width, samples_per_subject, workers=workers)
     height, width = int(height), int(width)
     common = (int(seed), height, width, int(samples_per_subject))
     outputs = [((height, width, 3), np.uint8), ((height, width), np.uint8), ((), np.int64)]

@@ -25,16 +25,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ocec_lightning.checks import int_at_least
 from ocec_lightning.errors import ConfigError
-from ocec_lightning.synthetic.common import SPLITS as SPLITS  # re-exported
-from ocec_lightning.synthetic.common import (
-    assign_subject_splits,
-    check_int,
-    check_ratios,
-    subject_count,
-    subject_sources,
-)
-from ocec_lightning.synthetic.faces import generate_faces
+from ocec_lightning.synthetic.common import assign_subject_splits, subject_count, subject_sources
+from ocec_lightning.synthetic.faces import check_face_args, generate_faces
 
 FACES_COLUMNS = ["split", "image_path", "mask_path", "source"]
 BYTES_COLUMNS = ["image_bytes", "mask_bytes"]
@@ -52,7 +46,7 @@ def face_subject_splits(
     n_subjects: int, seed: int, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
 ) -> np.ndarray:
     """Split name (object array) of each subject ``0..n_subjects-1``, deterministic from
-    ``seed`` (see ``common.assign_subject_splits``)."""
+    ``seed`` (see ``common.assign_subject_splits``, which checks ``ratios``)."""
     return assign_subject_splits(n_subjects, int(seed), ratios, _SPLIT_SALT)
 
 
@@ -65,25 +59,11 @@ def _png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _validate(
-    out: Path,
-    n: int,
-    seed: int,
-    height: int,
-    width: int,
-    ratios: tuple,
-    workers: int,
-) -> None:
-    check_int("n", n, 1)
-    check_int("seed", seed, 0)
-    check_int("height", height, 16)
-    check_int("width", width, 16)
-    check_int("workers", workers, 1)
-    try:  # every ratio must be a number before the shared range checks
-        [float(r) for r in ratios]
-    except (TypeError, ValueError):
-        raise ConfigError("ratios", ratios, "three fractions (train, val, test)") from None
-    check_ratios(ratios)
+def _validate(out: Path, n: int, generator_args: dict) -> None:
+    """Check the arguments but ``ratios`` (checked when the splits are drawn, before
+    anything is written)."""
+    int_at_least("n", n, 1)
+    check_face_args(**generator_args)
     if out.exists() and not out.is_dir():
         raise ConfigError("out", str(out), "a directory (an existing file is in the way)")
 
@@ -106,15 +86,19 @@ def write_synthetic_faces(
     parquet is written to a temporary name and renamed, so a reader never sees half a file.
     """
     out = Path(out)
-    ratios = tuple(ratios)
-    _validate(out, n, seed, height, width, ratios, workers)
-    n, seed = int(n), int(seed)
+    generator_args = {
+        "seed": seed,
+        "height": height,
+        "width": width,
+        "samples_per_subject": SAMPLES_PER_SUBJECT,
+        "workers": workers,
+    }
+    _validate(out, n, generator_args)
+    n = int(n)
+    split_of = face_subject_splits(subject_count(n, SAMPLES_PER_SUBJECT), seed, ratios)
     image_dir, mask_dir = out / "images", out / "masks"
     image_dir.mkdir(parents=True, exist_ok=True)
     mask_dir.mkdir(parents=True, exist_ok=True)
-    split_of = face_subject_splits(
-        subject_count(n, SAMPLES_PER_SUBJECT), seed, tuple(float(r) for r in ratios)
-    )
 
     stems = [f"{i:06d}" for i in range(n)]
     image_bytes: list[bytes] = []
@@ -122,15 +106,7 @@ def write_synthetic_faces(
     subjects = np.empty(n, dtype=np.int64)
     for start in range(0, n, CHUNK):
         count = min(CHUNK, n - start)
-        batch = generate_faces(
-            count,
-            seed,
-            height,
-            width,
-            start=start,
-            samples_per_subject=SAMPLES_PER_SUBJECT,
-            workers=workers,
-        )
+        batch = generate_faces(count, start=start, **generator_args)
         subjects[start : start + count] = batch.subjects
         for k in range(count):
             stem = stems[start + k]
@@ -146,18 +122,15 @@ def write_synthetic_faces(
             if _STEM_RE.fullmatch(path.name) and path.name not in keep:
                 path.unlink()
 
-    frame = pd.DataFrame(
-        {
-            "split": pd.Series(split_of[subjects], dtype=object),
-            "image_path": [f"images/{stem}.png" for stem in stems],
-            "mask_path": [f"masks/{stem}.png" for stem in stems],
-            "source": subject_sources(subjects),
-        }
+    values = (
+        pd.Series(split_of[subjects], dtype=object),
+        [f"images/{stem}.png" for stem in stems],
+        [f"masks/{stem}.png" for stem in stems],
+        subject_sources(subjects),
     )
-    table = frame.assign(
-        image_bytes=pd.Series(image_bytes, dtype=object),
-        mask_bytes=pd.Series(mask_bytes, dtype=object),
-    )
+    frame = pd.DataFrame(dict(zip(FACES_COLUMNS, values, strict=True)))
+    blobs = (pd.Series(image_bytes, dtype=object), pd.Series(mask_bytes, dtype=object))
+    table = frame.assign(**dict(zip(BYTES_COLUMNS, blobs, strict=True)))
     target = out / PARQUET_NAME
     tmp = out / f".{PARQUET_NAME}.tmp"
     table.to_parquet(tmp, index=False)

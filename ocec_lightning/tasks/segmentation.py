@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ocec_lightning.data.masks import check_segmentation_task
 from ocec_lightning.metrics.segmentation import FScore, SegmentationScores
 from ocec_lightning.tasks.base import BaseTask
 
@@ -37,7 +38,9 @@ class SegmentationTask(BaseTask):
             **base, num_classes=int(num_classes), ignore_index=ignore_index, palette=palette
         )
         class_names = self.class_names
-        self.num_classes, self.ignore_index = int(num_classes), ignore_index
+        self.num_classes, self.ignore_index = check_segmentation_task(
+            class_names, num_classes, ignore_index
+        )
         self.fscore = {
             stage: FScore(num_classes, ignore_index=ignore_index) for stage in ("val", "test")
         }

@@ -190,10 +190,13 @@ def test_update_every_n_steps_in_fit(tmp_path: Path) -> None:
         ({"decay": 1.0}, "decay"),
         ({"decay": -1}, "decay"),
         ({"decay": float("nan")}, "decay"),
+        ({"decay": "0.999"}, "decay"),
+        ({"decay": True}, "decay"),
         ({"update_every_n_steps": 0}, "update_every_n_steps"),
+        ({"update_every_n_steps": 1.5}, "update_every_n_steps"),
     ],
 )
-def test_bad_arguments_raise_one_line_config_error(kwargs: dict[str, float], key: str) -> None:
+def test_bad_arguments_raise_one_line_config_error(kwargs: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:
         EMA(**kwargs)
     message = str(info.value)

@@ -53,14 +53,35 @@ def test_segmentation_task_palette_is_valid() -> None:
     ],
 )
 def test_bad_palette_is_a_config_error(palette: object) -> None:
-    with pytest.raises(ConfigError, match=r"'callbacks\.prediction_overlays\.palette'"):
+    # The bare argument name; the instantiate wrapper scopes it under the config node.
+    with pytest.raises(ConfigError) as err:
         PredictionOverlays(palette=palette)
+    assert err.value.key == "palette"
+    assert "[R, G, B]" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"every_n_epochs": 0}, "every_n_epochs"),
+        ({"every_n_epochs": 2.5}, "every_n_epochs"),
+        ({"num_samples": 0}, "num_samples"),
+        ({"num_samples": "8"}, "num_samples"),
+    ],
+)
+def test_bad_counts_name_their_key(kwargs: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        PredictionOverlays(**kwargs)
+    assert err.value.key == key
+    assert ">= 1" in str(err.value)
 
 
 def test_palette_needs_a_colour_per_class() -> None:
     callback = PredictionOverlays(palette=PALETTE.tolist())
-    with pytest.raises(ConfigError, match=r"task\.num_classes=4"):
+    # Checked at setup, outside the instantiate wrapper: the key is the full config path.
+    with pytest.raises(ConfigError, match=r"task\.num_classes=4") as err:
         callback.class_colours(4)
+    assert err.value.key == "callbacks.prediction_overlays.palette"
 
 
 def test_no_palette_falls_back_to_tab20() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ocec_lightning.data import cache
-from ocec_lightning.data.cache import cache_path, load_images
+from ocec_lightning.data.cache import cache_path, load_samples
 from ocec_lightning.data.sources import ParquetSource
 from ocec_lightning.data.table import SampleTable, make_frame
 from ocec_lightning.errors import ConfigError, DataError
@@ -28,8 +28,8 @@ def _noise_table(n: int, fail_rows: tuple[int, ...] = (), size=(20, 30)) -> Samp
 
 def test_ram_and_disk_hold_the_same_resized_pixels(tmp_path):
     table = _noise_table(40)
-    ram = load_images(table, (10, 12), "ram")
-    disk = load_images(table, (10, 12), "disk", tmp_path)
+    ram = load_samples(table, (10, 12), "ram")[0]
+    disk = load_samples(table, (10, 12), "disk", tmp_path)[0]
     assert isinstance(disk, np.memmap) and not disk.flags.writeable
     assert ram.shape == (40, 10, 12, 3) and ram.dtype == np.uint8
     np.testing.assert_array_equal(ram, disk)
@@ -40,22 +40,22 @@ def test_ram_and_disk_hold_the_same_resized_pixels(tmp_path):
 
 def test_second_disk_load_does_not_decode(tmp_path, monkeypatch):
     table = _noise_table(12)
-    first = np.array(load_images(table, (20, 30), "disk", tmp_path))
+    first = np.array(load_samples(table, (20, 30), "disk", tmp_path)[0])
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the disk cache exists")
 
     monkeypatch.setattr(cache, "_decode_into", no_decoding)
-    np.testing.assert_array_equal(load_images(table, (20, 30), "disk", tmp_path), first)
+    np.testing.assert_array_equal(load_samples(table, (20, 30), "disk", tmp_path)[0], first)
     with pytest.raises(AssertionError):  # another size is another cache file
-        load_images(table, (10, 15), "disk", tmp_path)
+        load_samples(table, (10, 15), "disk", tmp_path)
 
 
 def test_failed_decode_leaves_no_cache_file(tmp_path):
     table = _noise_table(600, fail_rows=(300, 550))
     # Rows 300 and 550 sit in different decoding chunks; the lower one is reported.
     with pytest.raises(DataError, match=r"^noise row 300: "):
-        load_images(table, (20, 30), "disk", tmp_path / "c")
+        load_samples(table, (20, 30), "disk", tmp_path / "c")
     assert list((tmp_path / "c").iterdir()) == []
 
 
@@ -69,26 +69,26 @@ def test_interrupted_build_leaves_nothing_and_next_run_rebuilds(tmp_path, monkey
     with monkeypatch.context() as patch:
         patch.setattr(cache, "_decode_into", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            load_images(table, (20, 30), "disk", tmp_path)
+            load_samples(table, (20, 30), "disk", tmp_path)
     assert list(tmp_path.iterdir()) == []  # neither a partial cache nor a temp file
-    images = load_images(table, (20, 30), "disk", tmp_path)
-    np.testing.assert_array_equal(images, load_images(table, (20, 30), "ram"))
+    images = load_samples(table, (20, 30), "disk", tmp_path)[0]
+    np.testing.assert_array_equal(images, load_samples(table, (20, 30), "ram")[0])
 
 
 def test_damaged_cache_file_is_rebuilt(tmp_path):
     table = _noise_table(8)
     path = cache_path(tmp_path, table.fingerprint, (20, 30))
     path.write_bytes(b"not an npy file")
-    images = load_images(table, (20, 30), "disk", tmp_path)
-    np.testing.assert_array_equal(images, load_images(table, (20, 30), "ram"))
+    images = load_samples(table, (20, 30), "disk", tmp_path)[0]
+    np.testing.assert_array_equal(images, load_samples(table, (20, 30), "ram")[0])
 
 
 def test_cache_with_another_shape_is_rebuilt(tmp_path):
     small = _noise_table(5)
-    load_images(small, (20, 30), "disk", tmp_path)
+    load_samples(small, (20, 30), "disk", tmp_path)
     bigger = _noise_table(7)
     bigger.fingerprint = small.fingerprint  # same name, different row count
-    assert load_images(bigger, (20, 30), "disk", tmp_path).shape == (7, 20, 30, 3)
+    assert load_samples(bigger, (20, 30), "disk", tmp_path)[0].shape == (7, 20, 30, 3)
 
 
 def test_block_renderer_is_used_instead_of_read_image():
@@ -109,9 +109,9 @@ def test_block_renderer_is_used_instead_of_read_image():
         render_block=render,
         render_size=(4, 6),
     )
-    images = load_images(table, (4, 6), "ram")
+    images = load_samples(table, (4, 6), "ram")[0]
     assert blocks == [(0, 3)] and images.shape == (3, 4, 6, 3)
-    assert load_images(table, (2, 3), "ram").shape == (3, 2, 3, 3)  # resized per image
+    assert load_samples(table, (2, 3), "ram")[0].shape == (3, 2, 3, 3)  # resized per image
 
 
 def test_missing_file_in_parquet_fails_with_row_and_file(write_parquet, tmp_path, helpers):
@@ -120,14 +120,14 @@ def test_missing_file_in_parquet_fails_with_row_and_file(write_parquet, tmp_path
     with pytest.raises(
         DataError, match=r"data.parquet row 2: image file not found: .*images/00002.png"
     ):
-        load_images(ParquetSource(path).load(), (8, 16), "ram")
+        load_samples(ParquetSource(path).load(), (8, 16), "ram")
 
 
 def test_bad_cache_settings_are_config_errors(tmp_path):
     table = _noise_table(2)
     with pytest.raises(ConfigError, match="data.cache.mode"):
-        load_images(table, (8, 8), "gpu")
+        load_samples(table, (8, 8), "gpu")
     with pytest.raises(ConfigError, match="data.cache.dir"):
-        load_images(table, (8, 8), "disk", None)
+        load_samples(table, (8, 8), "disk", None)
     with pytest.raises(ConfigError, match="data.image_size"):
-        load_images(table, (0, 8), "ram")
+        load_samples(table, (0, 8), "ram")

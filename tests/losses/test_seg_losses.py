@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,7 @@ def test_bind_data_fills_frequency_weights_once() -> None:
     combined.bind_data(SimpleNamespace(class_pixel_frequencies=lambda: [0.2, 0.5, 0.3]))
     assert not combined.needs_class_frequencies
 
+
 @pytest.mark.parametrize(
     ("kwargs", "key"),
     [
@@ -147,12 +149,36 @@ def test_bind_data_fills_frequency_weights_once() -> None:
         ({"class_weights": [-1.0, 1.0, 1.0]}, "class_weights"),
         ({"class_weights": "inverse", "class_frequencies": [0, 0, 0]}, "class_frequencies"),
         ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"label_smoothing": "x"}, "label_smoothing"),
+        ({"num_classes": 0}, "num_classes"),
+        ({"num_classes": True}, "num_classes"),
+        ({"ignore_index": 2.5}, "ignore_index"),
     ],
 )
 def test_ce_config_errors(kwargs: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         SegCrossEntropy(**kwargs)
     assert err.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("build", "key", "expected"),
+    [
+        (lambda: FocalSegLoss(gamma=-1), "gamma", "[0, 10] (0 = cross-entropy)"),
+        (lambda: FocalSegLoss(gamma="2"), "gamma", "[0, 10]"),
+        (lambda: FocalSegLoss(num_classes=0), "num_classes", ">= 1"),
+        (lambda: CEDiceLoss(ce_weight=-0.5), "ce_weight", "[0, "),
+        (lambda: CEDiceLoss(dice_weight=True), "dice_weight", "[0, "),
+        (lambda: CEDiceLoss(ce_weight=0, dice_weight=0), "dice_weight", "> 0"),
+    ],
+)
+def test_focal_and_ce_dice_config_errors(
+    build: Callable[[], object], key: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        build()
+    assert err.value.key == key
+    assert expected in str(err.value)
 
 
 def test_dice_matches_hand_computation() -> None:

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ocec_lightning.errors import ConfigError
-from ocec_lightning.models.microsegformer import MicroSegFormer, check_microsegformer_config
+from ocec_lightning.models.microsegformer import MicroSegFormer
 from ocec_lightning.models.microsegformer_blocks import LMSA
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model" / "microsegformer.yaml"
@@ -117,7 +117,7 @@ def test_image_size_not_divisible_names_key_and_nearest_sizes() -> None:
 )
 def test_bad_config_raises_before_building(kwargs: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
-        check_microsegformer_config(**kwargs)
+        MicroSegFormer(**kwargs)
     assert err.value.key == key
 
 

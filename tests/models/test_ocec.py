@@ -11,7 +11,7 @@ from torch import nn
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.models import OCECNet
 from ocec_lightning.models.layers import LayerNorm2d, LayerScale
-from ocec_lightning.models.ocec import backbone_feature_shape, check_ocec_config, valid_token_grids
+from ocec_lightning.models.ocec import backbone_feature_shape, valid_token_grids
 from ocec_lightning.models.ocec_backbones import BACKBONES, block_stride
 from ocec_lightning.models.ocec_heads import HEADS, attention_heads
 
@@ -166,8 +166,9 @@ def test_grid_ignored_by_pooling_heads() -> None:
         ("head", "gap", "one of auto, avg, avgmax_mlp, transformer, mlp_mixer"),
         ("base_channels", 3, ">= 4"),
         ("num_blocks", 0, ">= 1"),
-        ("dropout", 1.0, "0 <= dropout < 1"),
-        ("dropout", -0.1, "0 <= dropout < 1"),
+        ("dropout", 1.0, "a number in [0, 1)"),
+        ("dropout", -0.1, "a number in [0, 1)"),
+        ("dropout", "x", "a number in [0, 1)"),
         ("token_mixer_layers", 0, ">= 1"),
         ("expansion", 0, ">= 1"),
         ("se_reduction", 0, ">= 1"),
@@ -179,7 +180,7 @@ def test_grid_ignored_by_pooling_heads() -> None:
 )
 def test_range_errors_name_the_key(key: str, value: object, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
-        check_ocec_config(**{key: value})
+        OCECNet(**{key: value})  # type: ignore[arg-type]
     assert info.value.key == f"model.{key}"
     assert expected in str(info.value)
 

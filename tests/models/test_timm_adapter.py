@@ -111,6 +111,22 @@ def test_pretrained_without_weights_path() -> None:
     assert "model.weights_path=<local file>" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"drop_rate": 1.0}, "model.drop_rate"),
+        ({"drop_rate": "x"}, "model.drop_rate"),
+        ({"image_size": [32]}, "model.image_size"),
+        ({"image_size": [32, 0]}, "model.image_size"),
+        ({"in_channels": 0}, "model.in_channels"),
+    ],
+)
+def test_bad_arguments_name_their_key(kwargs: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TimmClassifier(TINY, **kwargs)
+    assert info.value.key == key
+
+
 def test_bad_timm_kwarg() -> None:
     with pytest.raises(ConfigError, match="accepts"):
         TimmClassifier(TINY, bogus_option=3)

@@ -52,6 +52,22 @@ def test_image_smaller_than_the_deepest_stride_is_rejected() -> None:
     with pytest.raises(ConfigError) as err:
         TimmUNet(TINY, image_size=(16, 64))
     assert err.value.key == "model.image_size"
+    assert "at least 32 pixels" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"image_size": [128]}, "model.image_size"),
+        ({"image_size": "128x128"}, "model.image_size"),
+        ({"num_classes": 0}, "model.num_classes"),
+        ({"decoder_channels": True}, "model.decoder_channels"),
+    ],
+)
+def test_bad_arguments_name_their_key(kwargs: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        TimmUNet(TINY, **kwargs)
+    assert err.value.key == key
 
 
 def test_weights_path_loads_encoder_weights(tmp_path: Path) -> None:

@@ -184,6 +184,24 @@ def test_onecycle_rejects_a_degenerate_first_phase() -> None:
         _build(_cfg("onecycle", pct_start=0.6, three_phase=True), total_steps=10)
 
 
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"pct_start": "x"}, "(0, 1), e.g. 0.3"),
+        ({"pct_start": 0.0}, "(0, 1), e.g. 0.3"),
+        ({"pct_start": 0.6, "three_phase": True}, "(0, 0.5) with three_phase"),
+        ({"pct_start": 0.1}, "pct_start × 10 steps ≠ 1"),
+    ],
+)
+def test_onecycle_built_directly_names_the_bare_key(params: dict, expected: str) -> None:
+    from ocec_lightning.optim.schedulers.onecycle import build
+
+    with pytest.raises(ConfigError) as info:
+        build(sgd(), horizon=10, **params)
+    assert info.value.key == "pct_start"
+    assert expected in str(info.value)
+
+
 # -- cyclic --------------------------------------------------------------------------------
 def _triangle(k: int, base: float, peak: float, half: int) -> float:
     """Smith's triangular policy with equal up and down half-cycles."""

@@ -164,13 +164,6 @@ def test_render_rejects_bad_arguments(kwargs: dict, key: str) -> None:
         render_eye(**args)
 
 
-def test_generate_rejects_bad_arguments() -> None:
-    with pytest.raises(ConfigError, match="workers"):
-        generate_eyes(4, seed=0, workers=0)
-    with pytest.raises(ConfigError, match="'n'"):
-        generate_eyes(-1, seed=0)
-
-
 # -------------------------------------------------------------------------------- writer
 
 

@@ -312,15 +312,6 @@ def test_render_rejects_bad_arguments(kwargs: dict, key: str) -> None:
         render_face(**args)
 
 
-def test_generate_rejects_bad_arguments() -> None:
-    with pytest.raises(ConfigError, match="workers"):
-        generate_faces(4, seed=0, workers=0)
-    with pytest.raises(ConfigError, match="'n'"):
-        generate_faces(-1, seed=0)
-    with pytest.raises(ConfigError, match="start"):
-        generate_faces(2, seed=0, start=-5)
-
-
 # ------------------------------------------------------------------------------ writer
 
 

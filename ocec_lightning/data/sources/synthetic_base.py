@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ocec_lightning.checks import int_at_least, int_pair
 from ocec_lightning.data.table import SampleTable, make_frame
 from ocec_lightning.errors import ConfigError
 
@@ -43,7 +44,8 @@ def code_version(paths: Iterable[str | Path]) -> str:
 
 
 class SyntheticSourceBase:
-    """Shared behaviour; a subclass's constructor checks and sets the attributes below."""
+    """Shared behaviour; a subclass's constructor checks and sets the attributes below
+    with `_set_args`."""
 
     num_samples: int
     seed: int
@@ -52,6 +54,36 @@ class SyntheticSourceBase:
     width: int
     workers: int
     group_column: str | None
+
+    def _set_args(
+        self,
+        check_generator_args: Callable[..., None],
+        num_samples: object,
+        seed: object,
+        image_size: object,
+        samples_per_subject: object,
+        workers: object,
+        group_column: str | None,
+        **generator_args: object,
+    ) -> None:
+        """Check and set the attributes above. The generator's own check
+        (`check_eye_args` / `check_face_args`) gets the generator's arguments, with
+        `generator_args` (the ones only that generator has) and `data.image_size` as the
+        key of a bad size (the source's image size comes from there)."""
+        self.num_samples = int_at_least("num_samples", num_samples, 1)
+        self.height, self.width = int_pair("data.image_size", image_size)
+        check_generator_args(
+            seed=seed,
+            height=self.height,
+            width=self.width,
+            samples_per_subject=samples_per_subject,
+            workers=workers,
+            size_key="data.image_size",
+            **generator_args,
+        )
+        self.seed, self.workers = int(seed), int(workers)  # type: ignore[call-overload]
+        self.samples_per_subject = int(samples_per_subject)  # type: ignore[call-overload]
+        self.group_column = check_group_column(group_column)
 
     def _subjects(self) -> np.ndarray:
         """Subject of every sample, known without drawing anything."""

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ocec_lightning.data.sources.synthetic_base import (
-    SyntheticSourceBase,
-    check_group_column,
-    code_version,
-)
+from ocec_lightning.data.sources.synthetic_base import SyntheticSourceBase, code_version
 from ocec_lightning.data.table import OCEC_CLASS_NAMES, SampleTable, fingerprint_of
 from ocec_lightning.synthetic import eyes, eyes_render, raster
-from ocec_lightning.synthetic.common import check_int
-from ocec_lightning.synthetic.eyes import generate_eyes, render_eye, sample_openness
+from ocec_lightning.synthetic.eyes import (
+    check_eye_args,
+    generate_eyes,
+    render_eye,
+    sample_openness,
+)
 
 
 def _generator_version() -> str:
@@ -44,13 +44,18 @@ class SyntheticEyesSource(SyntheticSourceBase):
         workers: int = 1,
         group_column: str | None = "subject",
     ) -> None:
-        self.num_samples = check_int("data.source.num_samples", num_samples, 1)
-        check_group_column(group_column)
-        self.seed = int(seed)
+        self._set_args(
+            check_eye_args,
+            num_samples,
+            seed,
+            image_size,
+            samples_per_subject,
+            workers,
+            group_column,
+            open_ratio=open_ratio,
+            threshold=threshold,
+        )
         self.open_ratio, self.threshold = float(open_ratio), float(threshold)
-        self.samples_per_subject, self.workers = int(samples_per_subject), int(workers)
-        self.height, self.width = (int(v) for v in image_size)
-        self.group_column = group_column
 
     def _generator_kwargs(self) -> dict:
         return {

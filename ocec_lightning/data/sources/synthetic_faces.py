@@ -15,16 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ocec_lightning.data.sources.synthetic_base import (
-    SyntheticSourceBase,
-    check_group_column,
-    code_version,
-)
+from ocec_lightning.data.sources.synthetic_base import SyntheticSourceBase, code_version
 from ocec_lightning.data.table import SampleTable, fingerprint_of
-from ocec_lightning.errors import ConfigError
 from ocec_lightning.synthetic import faces, raster
-from ocec_lightning.synthetic.common import check_int
-from ocec_lightning.synthetic.faces import FACE_CLASSES, generate_faces, render_face
+from ocec_lightning.synthetic.faces import (
+    FACE_CLASSES,
+    check_face_args,
+    generate_faces,
+    render_face,
+)
 
 
 def _generator_version() -> str:
@@ -48,23 +47,15 @@ class SyntheticFacesSource(SyntheticSourceBase):
         workers: int = 1,
         group_column: str | None = "subject",
     ) -> None:
-        self.num_samples = check_int("data.source.num_samples", num_samples, 1)
-        self.samples_per_subject = check_int(
-            "data.source.samples_per_subject", samples_per_subject, 1
+        self._set_args(
+            check_face_args,
+            num_samples,
+            seed,
+            image_size,
+            samples_per_subject,
+            workers,
+            group_column,
         )
-        self.workers = check_int("data.source.workers", workers, 1)
-        check_group_column(group_column)
-        try:
-            self.height, self.width = (int(v) for v in image_size)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                "data.image_size", image_size, "[height, width], e.g. [128, 128]"
-            ) from None
-        if min(self.height, self.width) < 16:
-            raise ConfigError(
-                "data.image_size", list(image_size), "at least [16, 16] for synthetic faces"
-            )
-        self.seed, self.group_column = int(seed), group_column
 
     def load(self) -> SampleTable:
         n, per = self.num_samples, self.samples_per_subject

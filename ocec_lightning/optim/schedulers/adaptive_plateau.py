@@ -38,6 +38,7 @@ from typing import Any
 
 from torch.optim import Optimizer
 
+from ocec_lightning.checks import int_at_least, number_in, one_of
 from ocec_lightning.errors import ConfigError
 
 logger = logging.getLogger("ocec_lightning.optim")
@@ -92,17 +93,37 @@ class AdaptivePlateauSettings:
     decay_factor: float = 0.8
 
     def __post_init__(self) -> None:
-        checks = (
-            ("mode", self.mode in ("min", "max"), "min or max"),
-            ("factor", 0 < self.factor < 1, "a number in (0, 1), e.g. 0.7"),
-            ("decay_factor", 0 < self.decay_factor < 1, "a number in (0, 1), e.g. 0.8"),
-            ("boost_factor", self.boost_factor > 1, "a number > 1, e.g. 1.5"),
-            ("window", self.window >= 2, "an integer ≥ 2, e.g. 20"),
-            ("stagnation_patience", self.stagnation_patience >= 1, "an integer ≥ 1, e.g. 5"),
+        inf = math.inf  # no upper bound
+        one_of("mode", self.mode, ("min", "max"))
+        number_in("factor", self.factor, 0, 1, low_open=True, high_open=True, hint=", e.g. 0.7")
+        int_at_least("patience", self.patience, 0)
+        number_in("threshold", self.threshold, 0, inf, high_open=True, hint=", e.g. 1e-4")
+        int_at_least("cooldown", self.cooldown, 0)
+        number_in("min_lr", self.min_lr, 0, inf, high_open=True)
+        if self.max_lr is not None:
+            number_in("max_lr", self.max_lr, 0, inf, low_open=True, high_open=True, hint=" or null")
+        int_at_least("window", self.window, 2)
+        number_in("stagnation_threshold", self.stagnation_threshold, 0, inf, high_open=True)
+        int_at_least("stagnation_patience", self.stagnation_patience, 1)
+        number_in(
+            "boost_factor",
+            self.boost_factor,
+            1,
+            inf,
+            low_open=True,
+            high_open=True,
+            hint=", e.g. 1.5",
         )
-        for key, ok, expected in checks:
-            if not ok:
-                raise ConfigError(f"scheduler.{key}", getattr(self, key), expected)
+        int_at_least("long_plateau_epochs", self.long_plateau_epochs, 0)
+        number_in(
+            "decay_factor",
+            self.decay_factor,
+            0,
+            1,
+            low_open=True,
+            high_open=True,
+            hint=", e.g. 0.8",
+        )
 
 
 class AdaptivePlateau:
@@ -117,7 +138,7 @@ class AdaptivePlateau:
         self.max_lrs = [float(top) if top is not None else 10 * lr for lr in lrs]
         if not all(settings.min_lr < m for m in self.max_lrs):
             expected = f"a value above min_lr={settings.min_lr:g} (null = 10 × the optimizer's LR)"
-            raise ConfigError("scheduler.max_lr", top, expected)
+            raise ConfigError("max_lr", top, expected)
         self.epoch = 0  # epochs observed so far
         self.best = math.inf if settings.mode == "min" else -math.inf
         self.num_bad_epochs = 0  # ReduceLROnPlateau's count: reset by reductions

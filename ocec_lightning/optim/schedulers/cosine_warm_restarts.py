@@ -10,6 +10,9 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
+from ocec_lightning.checks import int_at_least
+from ocec_lightning.optim.schedulers.cosine import check_eta_min
+
 
 def build(
     optimizer: Optimizer,
@@ -19,4 +22,7 @@ def build(
     eta_min: float = 1e-6,
 ) -> CosineAnnealingWarmRestarts:
     """CosineAnnealingWarmRestarts; the cycle lengths do not depend on `horizon`."""
+    int_at_least("T_0", T_0, 1)
+    int_at_least("T_mult", T_mult, 1)
+    eta_min = check_eta_min(eta_min, optimizer)
     return CosineAnnealingWarmRestarts(optimizer, T_0=int(T_0), T_mult=int(T_mult), eta_min=eta_min)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
 
+from ocec_lightning.checks import number_in
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.optim.schedulers.cyclic import cycle_momentum_for, group_values
 
@@ -48,14 +49,10 @@ def build(
     max_momentum: float = 0.95,
 ) -> OneCycleLR:
     """OneCycleLR over `horizon` steps; max_lr null = each group's LR (the optimizer's)."""
-    pct = float(pct_start)
-    if not 0 < pct < (0.5 if three_phase else 1):
-        limit = "0.5 with three_phase" if three_phase else "1"
-        raise ConfigError("scheduler.pct_start", pct_start, f"a number in (0, {limit}), e.g. 0.3")
+    limit, hint = (0.5, " with three_phase, e.g. 0.3") if three_phase else (1, ", e.g. 0.3")
+    pct = number_in("pct_start", pct_start, 0, limit, low_open=True, high_open=True, hint=hint)
     if pct * horizon == 1:  # a one-step first phase: torch's OneCycleLR divides by zero
-        raise ConfigError(
-            "scheduler.pct_start", pct_start, f"pct_start × {horizon} steps ≠ 1, e.g. 0.3"
-        )
+        raise ConfigError("pct_start", pct_start, f"pct_start × {horizon} steps ≠ 1, e.g. 0.3")
     return HoldingOneCycleLR(
         optimizer,
         max_lr=group_values(optimizer, max_lr),
