@@ -19,6 +19,7 @@ from typing import Any
 from ocec_lightning.errors import ConfigError
 
 __all__ = [
+    "SPLIT_NAMES",
     "as_list",
     "int_at_least",
     "int_pair",
@@ -26,6 +27,7 @@ __all__ = [
     "is_number",
     "number_in",
     "one_of",
+    "split_ratios",
 ]
 
 

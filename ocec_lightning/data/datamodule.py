@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from ocec_lightning.checks import int_at_least
+from ocec_lightning.checks import SPLIT_NAMES, int_at_least
 from ocec_lightning.data.cache import check_cache_mode, check_image_size, load_samples
 from ocec_lightning.data.datasets import CachedImageDataset, seed_worker
 from ocec_lightning.data.masks import (
@@ -35,7 +35,7 @@ from ocec_lightning.data.masks import (
 )
 from ocec_lightning.data.sources import DataSource
 from ocec_lightning.data.splitting import resolve_splits, validate_ratios
-from ocec_lightning.data.table import SPLIT_NAMES, SampleTable, check_task
+from ocec_lightning.data.table import SampleTable, check_task
 from ocec_lightning.data.transforms import build_eval_transform, build_train_transform
 from ocec_lightning.errors import ConfigError, DataError
 

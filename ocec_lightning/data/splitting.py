@@ -18,8 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ocec_lightning.checks import split_ratios
-from ocec_lightning.data.table import SPLIT_NAMES
+from ocec_lightning.checks import SPLIT_NAMES, split_ratios
 from ocec_lightning.errors import ConfigError, DataError
 from ocec_lightning.synthetic.common import largest_remainder
 

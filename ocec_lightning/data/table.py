@@ -29,7 +29,6 @@ from ocec_lightning.errors import ConfigError, DataError
 # The OCEC parquet format's classes: class_id 0 is closed, 1 is open.
 OCEC_CLASS_NAMES: tuple[str, ...] = ("closed", "open")
 
-SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 SPLIT_ALIASES: dict[str, str] = {
     "train": "train",
     "training": "train",
@@ -84,9 +83,9 @@ def _task_defaults(task: str) -> dict[str, Any]:
     from ocec_lightning.config.compose import conf_dir
 
     cfg = OmegaConf.load(conf_dir() / "task" / f"{task}.yaml")
-    # segmentation.yaml is a `@package _global_` file (it also switches data, model and
-    # loss defaults), so its task keys sit under `task:`; classification.yaml holds them
-    # at the top.
+    # Task files are `@package _global_` (they also switch group defaults or add
+    # callbacks), so their task keys sit under `task:`; a plain group file holds them at
+    # the top.
     node = cfg.task if "task" in cfg else cfg
     # Not resolved: some entries point into the composed config (`${model}`).
     return OmegaConf.to_container(node, resolve=False)

@@ -6,6 +6,7 @@ The reference run used dice_weight 1.5; seed 004's "ultimate" plan uses 2.5.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,8 +37,8 @@ class CEDiceLoss(nn.Module):
         include_background: bool = True,
     ) -> None:
         super().__init__()
-        self.ce_weight = number_in("ce_weight", ce_weight, 0, 1e6)
-        self.dice_weight = number_in("dice_weight", dice_weight, 0, 1e6)
+        self.ce_weight = number_in("ce_weight", ce_weight, 0, math.inf, high_open=True)
+        self.dice_weight = number_in("dice_weight", dice_weight, 0, math.inf, high_open=True)
         if self.ce_weight == 0 and self.dice_weight == 0:
             raise ConfigError("dice_weight", dice_weight, "> 0 when loss.ce_weight is 0")
         self.ce = SegCrossEntropy(

@@ -5,6 +5,10 @@ makes it hard to say what the LR is at a given step. `LRSchedule` instead:
 - counts optimizer steps; for the first `warmup_steps` it sets LR = base · f(k) with
   f rising from the start factor to 1 (linear or cosine), torch's LinearLR convention:
   step k uses f(k/W), so the base LR is reached exactly at step W, the end of warmup;
+  with `warmup.interval: epoch` the factor changes only at epoch ends (a staircase held
+  for each epoch, like a LambdaLR stepped per epoch: start_factor 0.2 over 4 epochs gives
+  0.2, 0.4, 0.6, 0.8 and the base LR from epoch 4, seed 000 §5.1.1's (epoch+1)/5), and
+  the warmup is rounded up to whole epochs;
 - afterwards hands over to the inner scheduler, whose own counter starts at 0 there:
   interval `step` schedulers advance every optimizer step, interval `epoch` ones (and
   the plateau family, which gets the monitored metric) at every epoch end after warmup.
@@ -46,6 +50,8 @@ class TrainingLength:
 
 
 WARMUP_LENGTH_KEYS = ("epochs", "steps", "ratio")
+# step: the warmup LR rises every optimizer step; epoch: it is held for each epoch.
+WARMUP_INTERVALS = ("step", "epoch")
 
 
 def check_warmup(warmup: Mapping[str, Any], base_lr: float) -> None:
@@ -62,18 +68,24 @@ def check_warmup(warmup: Mapping[str, Any], base_lr: float) -> None:
         )
     number_in("warmup.start_factor", warmup.get("start_factor", 0.1), 0, 1, low_open=True)
     one_of("warmup.mode", warmup.get("mode", "linear"), ("linear", "cosine"))
+    one_of("warmup.interval", warmup.get("interval", "step"), WARMUP_INTERVALS)
     start_lr = warmup.get("start_lr")
     if start_lr is not None:
         number_in("warmup.start_lr", start_lr, 0, base_lr, low_open=True, hint=" (optimizer.lr)")
 
 
 def warmup_steps_from(warmup: Mapping[str, Any], length: TrainingLength) -> int:
-    """Warmup length in optimizer steps from `warmup.epochs | steps | ratio`."""
+    """Warmup length in optimizer steps from `warmup.epochs | steps | ratio` (whole
+    epochs, rounded up, for `warmup.interval: epoch`)."""
     if warmup.get("epochs"):
-        return int(warmup["epochs"]) * length.steps_per_epoch
-    if warmup.get("steps"):
-        return int(warmup["steps"])
-    return int(round(float(warmup.get("ratio") or 0.0) * length.total_steps))
+        steps = int(warmup["epochs"]) * length.steps_per_epoch
+    elif warmup.get("steps"):
+        steps = int(warmup["steps"])
+    else:
+        steps = int(round(float(warmup.get("ratio") or 0.0) * length.total_steps))
+    if warmup.get("interval", "step") == "epoch":
+        steps = -(-steps // length.steps_per_epoch) * length.steps_per_epoch
+    return steps
 
 
 def _warmup_too_long(warmup: Mapping[str, Any], steps: int, length: TrainingLength) -> ConfigError:
@@ -110,9 +122,11 @@ class LRSchedule:
         mode: str = "linear",
         interval: str = "epoch",
         monitor: str | None = None,
+        warmup_interval: str = "step",
     ) -> None:
         self.optimizer, self.inner = optimizer, inner
         self.interval, self.monitor, self.mode = interval, monitor, mode
+        self.warmup_interval = warmup_interval  # step | epoch: when the warmup LR changes
         self.warmup_steps = int(warmup_steps)
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         # A start LR applies to every group in proportion to its base LR.
@@ -139,7 +153,8 @@ class LRSchedule:
         """Advance by one optimizer step."""
         self.step_count += 1
         if self.step_count <= self.warmup_steps:
-            self._set_lr_factor(self._warmup_factor(self.step_count))
+            if self.warmup_interval == "step":
+                self._set_lr_factor(self._warmup_factor(self.step_count))
         elif self.inner is not None and self.interval == "step" and not self.is_plateau:
             self.inner.step()
 
@@ -151,6 +166,9 @@ class LRSchedule:
         """
         started_after_warmup = self.epoch_start_step >= self.warmup_steps
         self.epoch_start_step = self.step_count
+        if self.warmup_interval == "epoch" and not started_after_warmup:
+            # The staircase: the next epoch trains at the factor of its first step.
+            self._set_lr_factor(self._warmup_factor(self.step_count))
         if not started_after_warmup or self.inner is None:
             return
         if self.is_plateau:
@@ -239,4 +257,5 @@ def build_lr_schedule(
         mode=warmup.get("mode", "linear"),
         interval=interval,
         monitor=sched_cfg.get("monitor"),
+        warmup_interval=warmup.get("interval", "step"),
     )

@@ -20,7 +20,6 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from ocec_lightning.checks import int_at_least, split_ratios
-from ocec_lightning.errors import ConfigError
 
 # One output array of a renderer: the per-sample shape and the dtype.
 OutputSpec = tuple[tuple[int, ...], type]
@@ -30,28 +29,13 @@ OutputSpec = tuple[tuple[int, ...], type]
 
 
 def check_render_args(
-    seed: object,
-    height: object,
-    width: object,
-    samples_per_subject: object,
-    min_size: int,
-    *,
-    workers: object = 1,
-    size_key: str | None = None,
+    seed: int, height: int, width: int, samples_per_subject: int, min_size: int, workers: int = 1
 ) -> None:
     """The arguments every synthetic renderer takes: stream, image size, subject size and
-    worker count. ``size_key`` reports a bad height or width as the one ``[H, W]`` option
-    it came from (a data source's ``data.image_size``) instead of as ``height``/``width``.
-    """
+    worker count; ``ConfigError`` naming the first bad one."""
     int_at_least("seed", seed, 0)
-    try:
-        int_at_least("height", height, min_size)
-        int_at_least("width", width, min_size)
-    except ConfigError:
-        if size_key is None:
-            raise
-        expected = f"[height, width] of at least [{min_size}, {min_size}]"
-        raise ConfigError(size_key, [height, width], expected) from None
+    int_at_least("height", height, min_size)
+    int_at_least("width", width, min_size)
     int_at_least("samples_per_subject", samples_per_subject, 1)
     int_at_least("workers", workers, 1)
 

@@ -81,22 +81,17 @@ def subject_traits(seed: int, subject: int) -> SubjectTraits:
 
 
 def check_eye_args(
-    seed: object,
-    height: object,
-    width: object,
-    open_ratio: object,
-    threshold: object,
-    samples_per_subject: object,
-    *,
-    workers: object = 1,
-    size_key: str | None = None,
+    seed: int,
+    height: int,
+    width: int,
+    open_ratio: float,
+    threshold: float,
+    samples_per_subject: int,
+    workers: int = 1,
 ) -> None:
-    """Check the generator's arguments (``ConfigError`` naming the bad one); for callers
-    that take them ahead of generating (the data source, the writer). ``size_key``: see
-    ``common.check_render_args``."""
-    check_render_args(
-        seed, height, width, samples_per_subject, MIN_SIZE, workers=workers, size_key=size_key
-    )
+    """``ConfigError`` naming the first bad argument of ``render_eye`` /
+    ``generate_eyes``; the data source and the writer call it before drawing anything."""
+    check_render_args(seed, height, width, samples_per_subject, MIN_SIZE, workers)
     number_in("open_ratio", open_ratio, 0, 1, hint=" (the share of open eyes)")
     number_in("threshold", threshold, 0.05, 0.95, hint=" (the openness threshold)")
 

@@ -265,20 +265,11 @@ def flip_face(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def check_face_args(
-    seed: object,
-    height: object,
-    width: object,
-    samples_per_subject: object,
-    *,
-    workers: object = 1,
-    size_key: str | None = None,
+    seed: int, height: int, width: int, samples_per_subject: int, workers: int = 1
 ) -> None:
     """``ConfigError`` naming the first bad argument of ``render_face`` /
-    ``generate_faces``; the data source and the writer call it before drawing anything.
-    ``size_key``: as in ``common.check_render_args``."""
-    check_render_args(
-        seed, height, width, samples_per_subject, MIN_SIZE, workers=workers, size_key=size_key
-    )
+    ``generate_faces``; the data source and the writer call it before drawing anything."""
+    check_render_args(seed, height, width, samples_per_subject, MIN_SIZE, workers)
 
 
 def _render(

@@ -24,6 +24,7 @@ from torchmetrics.classification import (
     BinaryPrecisionRecallCurve,
     BinaryRecall,
 )
+from torchmetrics.utilities import dim_zero_cat
 
 from ocec_lightning.tasks.base import BaseTask
 from ocec_lightning.tasks.batch_mix import BinaryBatchMix
@@ -117,6 +118,17 @@ class ClassificationTask(BaseTask):
             self.test_metrics.update(probs, labels)
             if self.test_tuned is not None:
                 self.test_tuned.update(probs, labels)
+
+    def val_scores(self) -> tuple[Tensor, Tensor]:
+        """This validation epoch's P(open) and labels (1-D, on the CPU; gathered from all
+        processes, so every rank must call it), for diagnostics callbacks. They live until
+        this module's `on_validation_epoch_end` resets them; callbacks' hooks of that name
+        run before it."""
+        with self.val_curve.sync_context():
+            probs, labels = self.val_curve.preds, self.val_curve.target
+            if len(probs) == 0:
+                return torch.empty(0), torch.empty(0, dtype=torch.long)
+            return dim_zero_cat(probs).detach().cpu(), dim_zero_cat(labels).detach().cpu()
 
     # -- epoch ends ----------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:

@@ -17,11 +17,12 @@ from lightning.pytorch.callbacks import (
 from omegaconf import OmegaConf
 
 from ocec_lightning.callbacks import build_callbacks
+from ocec_lightning.callbacks.classification_plots import ClassificationPlots
 from ocec_lightning.callbacks.ema import EMA
 from ocec_lightning.config.compose import compose_config
 from ocec_lightning.errors import ConfigError
 
-DEFAULT = [
+GROUP = [
     ModelCheckpoint,
     EarlyStopping,
     EMA,
@@ -29,6 +30,9 @@ DEFAULT = [
     RichProgressBar,
     RichModelSummary,
 ]
+# conf/task/classification.yaml adds its callbacks after the group's, whatever the option.
+TASK = [ClassificationPlots]
+DEFAULT = [*GROUP, *TASK]
 
 
 def _types(overrides: list[str], tmp_path: Path) -> list[type]:
@@ -57,8 +61,8 @@ def test_null_entries_are_skipped(tmp_path: Path, override: str) -> None:
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ("minimal", [ModelCheckpoint]),
-        ("swa", [*DEFAULT, StochasticWeightAveraging]),
+        ("minimal", [ModelCheckpoint, *TASK]),
+        ("swa", [*GROUP, StochasticWeightAveraging, *TASK]),
     ],
 )
 def test_group_options(tmp_path: Path, option: str, expected: list[type]) -> None:

@@ -4,6 +4,7 @@ and trains a fast_dev_run step; seed002's schedule reproduces the LRs that seed 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,17 @@ def built(name: str, tmp_path: Path, *overrides: str) -> Run:
 
 
 @pytest.fixture(scope="module")
-def seed002(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """seg_seed002 as pinned (512×512 model check included), built once for this module."""
-    return built("seg_seed002", tmp_path_factory.mktemp("seed002"))
+def pinned(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Run]:
+    """name -> the experiment built exactly as pinned (seg_seed002's 512×512 model check
+    included), built once per module."""
+    runs: dict[str, Run] = {}
+
+    def get(name: str) -> Run:
+        if name not in runs:
+            runs[name] = built(name, tmp_path_factory.mktemp(name))
+        return runs[name]
+
+    return get
 
 
 def test_the_experiments_are_there() -> None:
@@ -48,8 +57,10 @@ def test_the_experiments_are_there() -> None:
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_builds_and_has_its_own_run_folder(name: str, tmp_path: Path) -> None:
-    run = built(name, tmp_path)  # the whole config as pinned: every component checks itself
+def test_experiment_builds_and_has_its_own_run_folder(
+    name: str, pinned: Callable[[str], Run]
+) -> None:
+    run = pinned(name)  # the whole config as pinned: every component checks itself
     assert run.cfg.run_name == name  # outputs/<name>/runs/<time>
     text = (conf_dir() / "experiment" / f"{name}.yaml").read_text(encoding="utf-8")
     assert text.startswith("# @package _global_")
@@ -64,8 +75,8 @@ def test_experiment_trains_a_step(name: str, tmp_path: Path) -> None:
     assert all(not math.isnan(value) for value in result.test_metrics.values())
 
 
-def test_seg_seed002_pins_the_seed002_recipe(seed002: Run) -> None:
-    run = seed002
+def test_seg_seed002_pins_the_seed002_recipe(pinned: Callable[[str], Run]) -> None:
+    run = pinned("seg_seed002")
     cfg, hparams = run.cfg, run.task.hparams
     assert cfg.task.name == "segmentation" and cfg.data.source._target_.endswith(
         "SyntheticFacesSource"
@@ -102,10 +113,12 @@ def _lr_at_epoch_starts(run: Run, steps_per_epoch: int = 32) -> list[float]:
     return lrs
 
 
-def test_seg_seed002_schedule_gives_the_lrs_seed002_logged(seed002: Run, tmp_path: Path) -> None:
+def test_seg_seed002_schedule_gives_the_lrs_seed002_logged(
+    pinned: Callable[[str], Run], tmp_path: Path
+) -> None:
     # Seed 002 原因2: "Epoch 5 (after warmup): 0.000800, Epoch 60: 0.000733,
     # Epoch 92 (best): 0.000640, Epoch 112 (final): 0.000567" (3 significant digits).
-    lrs = _lr_at_epoch_starts(seed002)
+    lrs = _lr_at_epoch_starts(pinned("seg_seed002"))
     logged = {5: 8.00e-4, 60: 7.33e-4, 92: 6.40e-4, 112: 5.67e-4}
     for epoch, lr in logged.items():
         assert lrs[epoch] == pytest.approx(lr, rel=2e-3), epoch
@@ -115,8 +128,8 @@ def test_seg_seed002_schedule_gives_the_lrs_seed002_logged(seed002: Run, tmp_pat
     assert _lr_at_epoch_starts(short)[92] == pytest.approx(4.67e-4, rel=2e-3)
 
 
-def test_ocec_quick_is_a_short_quiet_cpu_run(tmp_path: Path) -> None:
-    run = built("ocec_quick", tmp_path)
+def test_ocec_quick_is_a_short_quiet_cpu_run(pinned: Callable[[str], Run]) -> None:
+    run = pinned("ocec_quick")
     cfg = run.cfg
     assert cfg.task.name == "classification" and cfg.seed == 42
     assert run.trainer.max_epochs == 3 and cfg.trainer.accelerator == "cpu"

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
+from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.data.sources import (
     CsvSource,
     FolderSource,
@@ -237,11 +239,34 @@ def test_synthetic_fingerprints_hash_the_drawing_code(module, drawing, monkeypat
     assert all(Path(p).parent == Path(raster.__file__).parent for p in hashed)
 
 
-def test_synthetic_source_validates_its_config():
-    with pytest.raises(ConfigError, match="data.group_column"):
-        SyntheticEyesSource(10, seed=0, group_column="video")
-    with pytest.raises(ConfigError, match="num_samples"):
-        SyntheticEyesSource(0, seed=0)
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"group_column": "video"}, "'data.group_column'"),
+        ({"num_samples": 0}, "'num_samples'"),
+        ({"threshold": 1.0}, "'threshold'"),
+        ({"open_ratio": 1.5}, "'open_ratio'"),
+        ({"open_ratio": "half"}, "'open_ratio'"),
+        ({"samples_per_subject": 0}, "'samples_per_subject'"),
+        ({"workers": 0}, "'workers'"),
+        ({"seed": -1}, "'seed'"),
+        ({"image_size": (4, 64)}, r"'data.image_size' = \[4, 64\].*each an integer >= 8"),
+        ({"image_size": (32,)}, "'data.image_size'"),
+    ],
+)
+def test_synthetic_source_checks_the_generator_arguments_when_built(kwargs, key):
+    # Caught in the constructor, not when setup() first draws a crop.
+    with pytest.raises(ConfigError, match=key):
+        SyntheticEyesSource(**{"num_samples": 10, "seed": 0, **kwargs})
+
+
+def test_synthetic_source_errors_name_the_config_key():
+    node = OmegaConf.create(
+        {"_target_": "ocec_lightning.data.sources.SyntheticEyesSource", "num_samples": 10}
+    )
+    node.seed, node.threshold = 0, 0.99
+    with pytest.raises(ConfigError, match=r"^config key 'data.source.threshold' = 0.99"):
+        instantiate(node, "data.source")
 
 
 def test_open_source_picks_the_format(write_parquet, tmp_path, helpers):

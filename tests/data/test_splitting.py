@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
+from ocec_lightning.checks import split_ratios
 from ocec_lightning.data.splitting import assign_splits, resolve_splits
 from ocec_lightning.data.table import make_frame
 from ocec_lightning.errors import ConfigError, DataError
@@ -70,6 +72,45 @@ def test_ratio_validation_names_data_splits():
         assign_splits(labels, None, {"train": 0.8, "holdout": 0.2}, seed=0)
     with pytest.raises(ConfigError, match="data.splits"):
         assign_splits(labels, None, {"train": 1.2, "val": -0.2}, seed=0)
+    with pytest.raises(ConfigError, match=r"'data.splits' .* train ratio > 0"):
+        assign_splits(labels, None, {"val": 0.5, "test": 0.5}, seed=0)
+    with pytest.raises(ConfigError, match=r"'data.splits' = \{'train': 'most'"):
+        assign_splits(labels, None, {"train": "most", "val": 0.2}, seed=0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"train": 0.7, "val": 0.3},
+        {"train": 0.7, "val": 0.3, "test": 0},
+        OmegaConf.create({"val": 0.3, "train": 0.7}),
+        (0.7, 0.3, 0),
+        [0.7, 0.3, 0.0],
+    ],
+)
+def test_split_ratios_take_a_mapping_or_three_fractions(values):
+    shares = split_ratios("ratios", values)
+    assert shares == {"train": 0.7, "val": 0.3, "test": 0.0}
+    assert list(shares) == ["train", "val", "test"]
+    assert all(type(v) is float for v in shares.values())
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ((0.9, 0.1), r"'ratios' = \(0.9, 0.1\) .*fractions >= 0 for train, val, test"),
+        ((0.8, 0.1, 0.05), "sum to 0.95"),
+        ((1.2, -0.1, -0.1), "fractions >= 0"),
+        ((0.5, float("nan"), 0.5), "fractions >= 0"),
+        ((True, 0, 0), "fractions >= 0"),
+        (("a", 0.5, 0.5), "fractions >= 0"),
+        ({"train": 0.9, "dev": 0.1}, r"unknown split\(s\) \['dev'\]"),
+        (0.8, "fractions >= 0"),
+    ],
+)
+def test_split_ratios_reject(values, match):
+    with pytest.raises(ConfigError, match=match):
+        split_ratios("ratios", values)
 
 
 def _frame(splits=None, groups=None, n=6):

@@ -154,7 +154,13 @@ def test_macro_f1_excludes_background() -> None:
     assert before == pytest.approx((4 / 7 + 2 / 3 + 0.8) / 3)
 
 
-def test_class_names_must_match_num_classes() -> None:
+def test_num_classes_is_checked_and_class_names_by_the_task() -> None:
+    from ocec_lightning.data.masks import check_segmentation_task
+
     with pytest.raises(ConfigError) as err:
-        SegmentationScores(num_classes=3, class_names=["bg", "skin"])
+        SegmentationScores(num_classes=0)
+    assert err.value.key == "num_classes"
+    # One name per class id is the task's rule (checked once, for data and task alike).
+    with pytest.raises(ConfigError) as err:
+        check_segmentation_task(["bg", "skin"], 3, 255)
     assert err.value.key == "task.class_names"

@@ -180,7 +180,7 @@ def test_grid_ignored_by_pooling_heads() -> None:
 )
 def test_range_errors_name_the_key(key: str, value: object, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
-        OCECNet(**{key: value})  # type: ignore[arg-type]
+        OCECNet(**{key: value})
     assert info.value.key == f"model.{key}"
     assert expected in str(info.value)
 

@@ -93,6 +93,28 @@ def test_warm_restarts_shift_by_the_warmup_epochs() -> None:
     assert lrs[28] == pytest.approx(1.0) and lrs[78] == pytest.approx(1.0)
 
 
+
+# -- cosine: eta_min held after T_max ------------------------------------------------------
+def test_cosine_holds_eta_min_after_t_max_and_resumes_there() -> None:
+    """torch's CosineAnnealingLR is periodic and climbs back after T_max; ours stays at
+    eta_min, across a checkpoint round trip (state_dict as torch's)."""
+    cfg = _cfg("cosine", interval="epoch", T_max=4, eta_min=0.1)
+    schedule = _build(cfg, total_steps=10)
+    lrs = _epoch_lrs(schedule, 6)
+    assert lrs == pytest.approx([_cos(1.0, 0.1, t / 4) for t in range(5)] + [0.1])
+    torch_cosine = torch.optim.lr_scheduler.CosineAnnealingLR(sgd(), T_max=4, eta_min=0.1)
+    for _ in range(6):
+        torch_cosine.optimizer.step()
+        torch_cosine.step()
+    assert torch_cosine.get_last_lr()[0] > 0.2  # the periodic climb we do not copy
+    state = schedule.state_dict()
+    assert set(state["inner"]) == set(torch_cosine.state_dict())
+    resumed = _build(cfg, total_steps=10)
+    resumed.load_state_dict(state)
+    resumed.optimizer.param_groups[0]["lr"] = _lr(schedule)  # as Lightning restores it
+    assert _epoch_lrs(resumed, 4) == pytest.approx([0.1] * 4)
+
+
 # -- step, multistep, exponential (interval epoch) -----------------------------------------
 def test_step_decay_every_step_size_epochs() -> None:
     schedule = _build(_cfg("step", step_size=3, gamma=0.5), total_steps=10)

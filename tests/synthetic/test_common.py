@@ -26,19 +26,26 @@ def test_generate_rejects_bad_arguments(generate) -> None:
         generate(2, seed=0, start=-5)
 
 
-def test_size_key_reports_height_and_width_as_one_option() -> None:
-    with pytest.raises(ConfigError, match=r"'height' = 4 .*>= 8"):
-        check_render_args(0, 4, 32, 1, 8)
-    with pytest.raises(ConfigError, match=r"'data.image_size' = \[32, 4\] .*at least \[8, 8\]"):
-        check_render_args(0, 32, 4, 1, 8, size_key="data.image_size")
-    with pytest.raises(ConfigError, match="'samples_per_subject'"):
-        check_render_args(0, 32, 32, 0, 8, size_key="data.image_size")
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        ((-1, 32, 32, 1, 8), "'seed'"),
+        ((0, 4, 32, 1, 8), r"'height' = 4 .*>= 8"),
+        ((0, 32, 4, 1, 16), r"'width' = 4 .*>= 16"),
+        ((0, 32, 32, 0, 8), "'samples_per_subject'"),
+        ((0, 32, 32, 1, 8, 0), "'workers'"),
+    ],
+)
+def test_render_args_are_checked_by_name(args: tuple, key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        check_render_args(*args)
 
 
 def test_largest_remainder_and_non_empty_splits() -> None:
     np.testing.assert_array_equal(largest_remainder(10, [0.8, 0.1, 0.1]), [8, 1, 1])
-    np.testing.assert_array_equal(largest_remainder(7, [0.5, 0.25, 0.25]), [4, 2, 1])
-    np.testing.assert_array_equal(largest_remainder(4, [0.8, 0.1, 0.1]), [4, 0, 0])
+    np.testing.assert_array_equal(largest_remainder(7, [0.5, 0.25, 0.25]), [3, 2, 2])
+    np.testing.assert_array_equal(largest_remainder(2, [0.5, 0.25, 0.25]), [1, 1, 0])  # tie: first
+    np.testing.assert_array_equal(largest_remainder(4, [0.8, 0.1, 0.1]), [3, 1, 0])
     # Subject splits give each split with a positive ratio at least one subject.
     np.testing.assert_array_equal(split_counts(4, [0.8, 0.1, 0.1]), [2, 1, 1])
     np.testing.assert_array_equal(split_counts(4, [1.0, 0.0, 0.0]), [4, 0, 0])

@@ -66,21 +66,28 @@ class SyntheticSourceBase:
         group_column: str | None,
         **generator_args: object,
     ) -> None:
-        """Check and set the attributes above. The generator's own check
-        (`check_eye_args` / `check_face_args`) gets the generator's arguments, with
-        `generator_args` (the ones only that generator has) and `data.image_size` as the
-        key of a bad size (the source's image size comes from there)."""
+        """Check and set the attributes above. `check_generator_args` is the generator's
+        own check (`check_eye_args` / `check_face_args`), given the arguments this source
+        passes on, `generator_args` among them; a bad height or width is reported as
+        `data.image_size`, where the source's image size comes from."""
         self.num_samples = int_at_least("num_samples", num_samples, 1)
         self.height, self.width = int_pair("data.image_size", image_size)
-        check_generator_args(
-            seed=seed,
-            height=self.height,
-            width=self.width,
-            samples_per_subject=samples_per_subject,
-            workers=workers,
-            size_key="data.image_size",
-            **generator_args,
-        )
+        try:
+            check_generator_args(
+                seed=seed,
+                height=self.height,
+                width=self.width,
+                samples_per_subject=samples_per_subject,
+                workers=workers,
+                **generator_args,
+            )
+        except ConfigError as err:
+            if err.key not in ("height", "width"):
+                raise
+            size = [self.height, self.width]
+            raise ConfigError(
+                "data.image_size", size, f"[height, width], each {err.expected}"
+            ) from None
         self.seed, self.workers = int(seed), int(workers)  # type: ignore[call-overload]
         self.samples_per_subject = int(samples_per_subject)  # type: ignore[call-overload]
         self.group_column = check_group_column(group_column)

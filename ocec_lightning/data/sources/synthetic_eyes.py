@@ -44,17 +44,8 @@ class SyntheticEyesSource(SyntheticSourceBase):
         workers: int = 1,
         group_column: str | None = "subject",
     ) -> None:
-        self._set_args(
-            check_eye_args,
-            num_samples,
-            seed,
-            image_size,
-            samples_per_subject,
-            workers,
-            group_column,
-            open_ratio=open_ratio,
-            threshold=threshold,
-        )
+        shared = (num_samples, seed, image_size, samples_per_subject, workers, group_column)
+        self._set_args(check_eye_args, *shared, open_ratio=open_ratio, threshold=threshold)
         self.open_ratio, self.threshold = float(open_ratio), float(threshold)
 
     def _generator_kwargs(self) -> dict:

@@ -47,15 +47,8 @@ class SyntheticFacesSource(SyntheticSourceBase):
         workers: int = 1,
         group_column: str | None = "subject",
     ) -> None:
-        self._set_args(
-            check_face_args,
-            num_samples,
-            seed,
-            image_size,
-            samples_per_subject,
-            workers,
-            group_column,
-        )
+        shared = (num_samples, seed, image_size, samples_per_subject, workers, group_column)
+        self._set_args(check_face_args, *shared)
 
     def load(self) -> SampleTable:
         n, per = self.num_samples, self.samples_per_subject

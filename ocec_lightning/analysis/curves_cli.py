@@ -1,0 +1,66 @@
+"""`ocec-analyze curves RUN_DIR|LOG`: the curve post-mortem of one run (SPEC §8, seed 002).
+
+Reads the run's per-epoch history with `history_io.load_history` (our run directories,
+any metrics CSV, JSON logs, TensorBoard event dirs), analyses it (`curves`), ranks the
+findings (`diagnoses`) and writes `analysis.md` + `analysis.png` (`curves_report`) into
+the run directory (or beside the log, or `--out`); prints the ranked findings. The
+`CurveReport` callback writes the same report at the end of every fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ocec_lightning.analysis.curves_report import analyze_and_write
+from ocec_lightning.analysis.curves_text import LANGS
+from ocec_lightning.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path", type=Path, help="run directory, metrics CSV, JSON log or TensorBoard dir"
+    )
+    parser.add_argument("--lang", choices=LANGS, default="en", help="report language")
+    parser.add_argument(
+        "--last", type=int, default=10, metavar="N", help="compare the last-N mean with the best"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="folder for analysis.md/.png (default: the run dir or the log's)"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="write analysis.md only")
+    roles = parser.add_argument_group("series (auto-detected unless given)")
+    roles.add_argument("--monitor", help="monitored metric, e.g. val/fscore")
+    roles.add_argument("--mode", choices=("max", "min"), help="direction of the monitor")
+    roles.add_argument("--train-loss", help="train loss series")
+    roles.add_argument("--val-loss", help="validation loss series")
+    roles.add_argument("--lr", help="learning-rate series")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ocec_lightning.analysis.history_io import load_history
+
+    if args.last < 1:
+        raise ConfigError("--last", args.last, "an integer >= 1")
+    history = load_history(
+        args.path,
+        monitor=args.monitor,
+        mode=args.mode,
+        train_loss=args.train_loss,
+        val_loss=args.val_loss,
+        lr=args.lr,
+    )
+    out = args.out or (args.path if args.path.is_dir() else args.path.parent)
+    found, written = analyze_and_write(
+        history, out, lang=args.lang, last_n=args.last, plot=not args.no_plot
+    )
+    for i, item in enumerate(found, 1):
+        print(f"{i}. [{item.severity}] {item.title}")
+        for override in item.overrides:
+            print(f"     {override}")
+    if not found:
+        print("no problem found")
+    print(f"report: {written.markdown}")
+    if written.figure is not None:
+        print(f"figure: {written.figure}")
+    return 0

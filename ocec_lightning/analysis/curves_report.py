@@ -1,0 +1,283 @@
+"""Write the curve analysis as `analysis.md` (English or Chinese) and `analysis.png`.
+
+The markdown follows seed 002's post-mortem: key numbers, the phase table, the late-phase
+fluctuation, the ranked diagnoses with their evidence and runnable overrides, and how the
+numbers were computed. The figure has four panels (monitored metric, losses, train–val
+gap, LR) with the phases shaded and the best epoch marked, drawn with matplotlib's Agg
+canvas (no pyplot state, no display). Chinese labels are used in the figure only when
+matplotlib finds a CJK font; otherwise the figure falls back to English and the markdown
+says so in a footnote, so no glyph is ever drawn as an empty box.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ocec_lightning.analysis.curves import CurveAnalysis, analyze
+from ocec_lightning.analysis.curves_text import colon, label, paren, schedule_text
+from ocec_lightning.analysis.diagnoses import Diagnosis, diagnose
+from ocec_lightning.analysis.history import History
+
+MD_FILE, PNG_FILE = "analysis.md", "analysis.png"
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+CJK_FILE_HINTS = ("cjk", "wqy", "wenquanyi", "sourcehan", "simhei", "msyh", "droidsansfallback")
+
+
+@dataclass
+class Written:
+    markdown: Path
+    figure: Path | None
+    figure_lang: str  # the language of the figure's labels (en when no CJK font)
+
+
+@cache
+def cjk_font() -> str | None:
+    """A font family matplotlib can use for Chinese, or None (then labels stay English)."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    def covers(path: str) -> bool:
+        try:
+            return FT2Font(path).get_char_index(ord("训")) != 0
+        except (OSError, RuntimeError):
+            return False
+
+    known = {f.name: f.fname for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known and covers(known[family]):
+            return family
+    for path in font_manager.findSystemFonts():
+        name = Path(path).name.lower().replace("-", "").replace("_", "")
+        if any(hint in name for hint in CJK_FILE_HINTS) and covers(path):
+            font_manager.fontManager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+    return None
+
+
+def _v(x: float | None, digits: int = 4) -> str:
+    """A metric value: fixed decimals below 1000, else 4 significant digits."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:.{digits}f}" if abs(x) < 1000 else f"{x:.4g}"
+
+
+def _lr(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2e}"
+
+
+def _evidence(key: str, value: Any) -> str:
+    if isinstance(value, bool) or isinstance(value, (int, np.integer)) or isinstance(value, str):
+        return str(value)
+    if key.endswith("_pct"):
+        return f"{value:.1f}%"
+    if key.startswith("lr"):
+        return _lr(value)
+    return f"{value:.4g}"
+
+
+def _key_numbers(a: CurveAnalysis, lang: str) -> list[str]:
+    rows: list[tuple[str, str]] = []
+    if a.best_epoch is not None:
+        at = label("at_epoch", lang, epoch=a.best_epoch, n=len(a.epochs))
+        sep = "" if lang == "zh" else " "
+        rows.append((label("best", lang), f"**{_v(a.best_value)}**{sep}{at}"))
+        change = -a.decline_pct if a.decline_pct is not None else None
+        final = _v(a.final_value) + paren(label("vs_best", lang, pct=change), lang)
+        rows.append((label("final", lang, epoch=a.final_epoch), final))
+        if a.after_best_mean is not None:
+            after = sum(np.isfinite(a.metric[(a.best_index or 0) + 1 :]))
+            count = label("epochs_n", lang, n=after)
+            rows.append((label("after_best", lang), _v(a.after_best_mean) + paren(count, lang)))
+        k = min(a.last_n, a.n_valid)
+        gap = label("vs_best", lang, pct=-(a.last_n_gap_pct or 0.0))
+        last = f"{_v(a.last_n_mean)} ± {_v(a.last_n_std)}" + paren(gap, lang)
+        rows.append((label("last_n", lang, n=k), last))
+    if a.lr is not None:
+        peak = _lr(a.lr.peak)
+        if a.lr.at_best is not None:
+            share = label("of_peak", lang, pct=a.lr.at_best_pct, peak=peak)
+            rows.append((label("lr_at_best", lang), f"{_lr(a.lr.at_best)} = {share}"))
+        share = label("of_peak", lang, pct=a.lr.final_pct, peak=peak)
+        rows.append((label("lr_at_end", lang), f"{_lr(a.lr.final)} = {share}"))
+    else:
+        rows.append((label("lr_at_best", lang), label("lr_missing", lang)))
+    s = a.schedule
+    if s is not None and s.name:
+        parts = [schedule_text(s, lang) if s.name == "cosine" else f"`{s.name}`"]
+        if s.warmup_epochs and s.name != "cosine":
+            parts.append(label("warmup", lang, w=s.warmup_epochs))
+        if s.max_epochs:
+            parts.append(f"max_epochs {s.max_epochs}")
+        if s.patience:
+            parts.append(label("patience", lang, p=s.patience))
+        rows.append((label("schedule", lang), ("；" if lang == "zh" else "; ").join(parts)))
+    header = [f"| {label('quantity', lang)} | {label('value', lang)} |", "|---|---|"]
+    return header + [f"| {name} | {value} |" for name, value in rows]
+
+
+def _phase_table(a: CurveAnalysis, lang: str) -> list[str]:
+    if not a.phases:
+        return [label("too_short_phases", lang, n=a.n_valid)]
+    mean_std = label("mean_std", lang)
+    head = [label(k, lang) for k in ("phase", "epochs", "n")]
+    head += [f"`{a.monitor}` {mean_std}", label("change", lang)]
+    if a.gap is not None:
+        head += [label("gap_mean_std", lang), label("gap_pct", lang)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in a.phases:
+        cells = [f"**{label(p.name, lang)}**", f"{p.first}–{p.last}", str(p.epochs)]
+        cells += [f"{_v(p.metric_mean)} ± {_v(p.metric_std)}", _signed(p.change)]
+        if a.gap is not None:
+            pct = "–" if p.gap_pct is None else f"{p.gap_pct:+.2f}%"
+            cells += [f"{_signed(p.gap_mean)} ± {_v(p.gap_std)}", pct]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _signed(x: float | None) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:+.4f}"
+
+
+def _fluctuation(a: CurveAnalysis, lang: str) -> list[str]:
+    f = a.fluctuation
+    if f is None:
+        return []
+    keys = ("mean", "std", "min", "max", "range", "noise")
+    lines = [
+        f"## {label('fluctuation', lang)}"
+        + paren(label("epochs_range", lang, first=f.first, last=f.last), lang),
+        "",
+        "| " + " | ".join(label(k, lang) for k in keys) + " |",
+        "|" + "---|" * len(keys),
+    ]
+    at = lambda e: label("epoch_short", lang, epoch=e)  # noqa: E731
+    lines.append(
+        f"| {_v(f.mean)} | {_v(f.std)} | {_v(f.min)}{paren(at(f.min_epoch), lang)} "
+        f"| {_v(f.max)}{paren(at(f.max_epoch), lang)} "
+        f"| {_v(f.range)}{paren(label('of_mean', lang, pct=f.range_pct), lang)} | {_v(f.noise)} |"
+    )
+    return [*lines, "", label("fluct_rule", lang), ""]
+
+
+def _diagnoses(found: list[Diagnosis], lang: str) -> list[str]:
+    lines = [f"## {label('diagnoses', lang)}", ""]
+    if not found:
+        return [*lines, label("no_finding", lang), ""]
+    for i, d in enumerate(found, 1):
+        lines += [f"### {i}. {d.title} `{label(d.severity, lang)}`", "", d.explanation, ""]
+        if d.evidence:
+            shown = " · ".join(f"`{k}` = {_evidence(k, v)}" for k, v in d.evidence.items())
+            lines += [f"*{label('evidence', lang)}*{colon(lang)}{shown}", ""]
+        if d.overrides:
+            lines += [f"*{label('try', lang)}*", "", "```text", *d.overrides, "```", ""]
+    return lines
+
+
+def _method(a: CurveAnalysis, lang: str) -> list[str]:
+    h = a.history
+    lines = [f"## {label('method', lang)}", "", f"*{label('roles', lang)}*{colon(lang)}", ""]
+    for role in ("monitor", "train_loss", "val_loss", "lr"):
+        key = h.roles.get(role)
+        how = h.picked.get(role, "")
+        shown = f"`{key}`" + (paren(how, lang) if how else "") if key else label("not_found", lang)
+        lines.append(f"- {label('role_' + role, lang)}{colon(lang)}{shown}")
+    lines.append("")
+    lines += [label("phase_rule", lang), ""]
+    if a.gap_label is None:
+        lines.append(label("gap_none", lang))
+    else:
+        lines.append(label(f"gap_def_{a.gap_kind}", lang, label=a.gap_label))
+    if len(a.epochs) and a.epochs[0] == 0:
+        lines.append(label("zero_based", lang))
+    lines.append("")
+    for key, epochs in a.gaps.items():
+        shown = ", ".join(map(str, epochs[:8])) + (" …" if len(epochs) > 8 else "")
+        lines.append("- " + label("missing_values", lang, key=key, n=len(epochs), epochs=shown))
+    if h.settings is not None and h.settings.source:
+        lines.append("- " + label("config_source", lang, path=h.settings.source))
+    elif h.settings is None:
+        lines.append("- " + label("no_config", lang))
+    return [*lines, ""]
+
+
+def render_markdown(
+    a: CurveAnalysis, found: list[Diagnosis], lang: str = "en", figure: Written | None = None
+) -> str:
+    """The whole `analysis.md` as a string."""
+    direction = label("higher" if a.mode == "max" else "lower", lang)
+    first, last = (a.epochs[0], a.epochs[-1]) if len(a.epochs) else ("–", "–")
+    lines = [
+        f"# {label('title', lang)}",
+        "",
+        f"**{label('run', lang)}**{colon(lang)}`{a.history.source}`  ",
+        f"**{label('monitored', lang)}**{colon(lang)}`{a.monitor}`{paren(direction, lang)} · "
+        f"**{label('epochs_logged', lang)}**{colon(lang)}{len(a.epochs)}"
+        + paren(f"{first}–{last}", lang),
+        "",
+    ]
+    top = found[0].title if found else label("no_finding", lang)
+    lines += [f"> **{label('main_finding', lang)}**{colon(lang)}{top}", ""]
+    lines += [f"## {label('key_numbers', lang)}", "", *_key_numbers(a, lang), ""]
+    lines += [f"## {label('phases', lang)}", "", *_phase_table(a, lang), ""]
+    lines += _fluctuation(a, lang) + _diagnoses(found, lang) + _method(a, lang)
+    if figure is not None and figure.figure is not None:
+        lines += [f"## {label('curves', lang)}", "", f"![analysis]({figure.figure.name})", ""]
+        if lang == "zh" and figure.figure_lang != "zh":
+            lines += [f"[^font]: {label('font_note', lang)}", ""]
+            lines[lines.index(f"![analysis]({figure.figure.name})")] += "[^font]"
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(
+    a: CurveAnalysis,
+    found: list[Diagnosis],
+    out_dir: str | Path,
+    lang: str = "en",
+    plot: bool = True,
+) -> Written:
+    """Write `analysis.png` (unless plot=False) and `analysis.md` into `out_dir`."""
+    from ocec_lightning.analysis.curves_plot import plot_curves
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = Written(out / MD_FILE, None, "en")
+    if plot:
+        fig_lang = "zh" if lang == "zh" and cjk_font() else "en"
+        written.figure = plot_curves(
+            a, out / PNG_FILE, fig_lang, cjk_font() if fig_lang == "zh" else None
+        )
+        written.figure_lang = fig_lang
+    written.markdown.write_text(render_markdown(a, found, lang, written), encoding="utf-8")
+    return written
+
+
+def analyze_and_write(
+    history: History,
+    out_dir: str | Path,
+    *,
+    lang: str = "en",
+    last_n: int = 10,
+    plot: bool = True,
+) -> tuple[list[Diagnosis], Written]:
+    """Analyse `history`, rank the findings and write the report (the CLI and callback)."""
+    analysis = analyze(history, last_n=last_n)
+    found = diagnose(analysis, lang)
+    return found, write_report(analysis, found, out_dir, lang=lang, plot=plot)

@@ -1,0 +1,341 @@
+"""Ranked findings from a `CurveAnalysis`: what went wrong and which overrides to try.
+
+Each rule reads the numbers of `curves.analyze` and, when its threshold is crossed,
+returns a `Diagnosis` with its evidence (the numbers behind it) and alternative runnable
+Hydra overrides for this package's config (each string is one complete alternative to
+append to the run's command line; keys absent from the run's config are not suggested).
+Findings are ranked by severity (error, warning, info) and then by the order of `RULES`.
+The thresholds are module constants. Overrides holding braces are single-quoted so that
+a shell passes them to Hydra unchanged. Titles and explanations come from `curves_text`
+in English or Chinese. Hand-written because no library diagnoses training curves: these
+are the rules an engineer applies reading them (seeds 002 and 003).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ocec_lightning.analysis.curves import CurveAnalysis
+from ocec_lightning.analysis.curves_overrides import (
+    base_lr,
+    ceil,
+    has,
+    longer_patience,
+    num,
+    raw,
+    regularise,
+    stopped_early,
+    switch_scheduler,
+    val_split,
+    warm_restarts,
+)
+from ocec_lightning.analysis.curves_text import diagnosis_text
+
+SEVERITIES = ("error", "warning", "info")
+MISMATCH_FRACTION = 0.8  # run shorter than 80% of the planned schedule ...
+LR_STILL_HIGH_PCT = 30.0  # ... while the LR is still >= 30% of its peak at the end
+LR_HIGH_AT_BEST_PCT = 50.0  # best epoch reached with the LR >= 50% of its peak
+NOISE_PCT = 1.0  # epoch-to-epoch noise of the late metric >= 1% of its mean
+STALL_CHANGE_PCT = -1.0  # loss fell by less than 1% over the last quarter ...
+STALL_STD_PCT = 1.0  # ... and moved by less than 1% (std)
+NO_GAIN_PCT = 0.5  # the monitored metric improved by less than 0.5% (of the best)
+UNDERFIT_GAP_PCT = 1.0  # late validation within 1% of train ...
+STILL_IMPROVING_TAIL = 0.1  # ... and the best inside the last 10% of the run
+LATE_DECAY_SHARE = 0.25  # LR <= 10% of peak with >= 25% of the run left
+
+
+@dataclass
+class Diagnosis:
+    id: str
+    severity: str  # error | warning | info
+    title: str
+    evidence: dict[str, Any]  # name -> number (or short text) behind the finding
+    overrides: list[str] = field(default_factory=list)  # alternatives, each runnable
+    explanation: str = ""
+
+
+Found = tuple[str, dict[str, Any], list[str]] | None  # severity, evidence, overrides
+
+
+def divergence(a: CurveAnalysis) -> Found:
+    d = a.divergence
+    if d is None:
+        return None
+    evidence = {"series": d.series, "epoch": d.epoch, "kind": d.kind}
+    evidence.update(last_finite=d.last_finite, min_value=d.min_value)
+    lr, fixes = base_lr(a), []
+    if lr:
+        evidence["lr"] = lr
+        clip = raw(a, "trainer.gradient_clip_val")
+        fixes.append(
+            f"optimizer.lr={num(lr / 10)}" + ("" if clip else " trainer.gradient_clip_val=1.0")
+        )
+    if a.schedule is None or not a.schedule.warmup_epochs:
+        fixes.append("scheduler.warmup.epochs=5")
+    if "16" in str(raw(a, "trainer.precision") or ""):
+        fixes.append("trainer.precision=32-true")
+    return "error", evidence, fixes
+
+
+def too_short(a: CurveAnalysis) -> Found:
+    if not a.too_short:
+        return None
+    s, n = a.schedule, len(a.epochs)
+    fixes = (
+        [f"trainer.max_epochs={max(30, 10 * n)}"]
+        if s and s.max_epochs and n >= s.max_epochs
+        else []
+    )
+    return "info", {"epochs_with_value": a.n_valid, "epochs_logged": n}, fixes
+
+
+def schedule_longer_than_run(a: CurveAnalysis) -> Found:
+    s, lr, n = a.schedule, a.lr, len(a.epochs)
+    planned = s.planned_epochs if s else None
+    implied = None
+    if lr and lr.implied_cosine_epochs:
+        implied = a.index_of(lr.peak_epoch) + 1 + lr.implied_cosine_epochs
+    length = planned or implied
+    if not length or n >= MISMATCH_FRACTION * length or (lr and lr.final_pct < LR_STILL_HIGH_PCT):
+        return None
+    evidence: dict[str, Any] = {"epochs_run": n, "planned_epochs": planned}
+    evidence.update(implied_epochs=None if implied is None else round(implied))
+    if s:
+        evidence.update(scheduler=s.name, t_max=s.t_max, max_epochs=s.max_epochs)
+        evidence.update(warmup_epochs=s.warmup_epochs)
+        evidence["patience"] = s.patience if stopped_early(a) else None
+    if lr:
+        evidence.update(lr_final_pct=lr.final_pct, lr_at_best_pct=lr.at_best_pct)
+    target = ceil(n)
+    explicit = s is not None and s.t_max is not None and s.interval == "epoch"
+    fixes = [
+        f"scheduler.T_max={target - s.warmup_epochs}"
+        if explicit and s
+        else f"trainer.max_epochs={target}"
+    ]
+    if stopped_early(a):
+        fixes.append(f"callbacks.early_stopping.patience={longer_patience(a)}")
+    return "warning", evidence, fixes
+
+
+def schedule_shorter_than_run(a: CurveAnalysis) -> Found:
+    s, n = a.schedule, len(a.epochs)
+    if not s or s.name != "cosine" or not s.planned_epochs or s.planned_epochs >= 0.9 * n:
+        return None
+    evidence = {"epochs_run": n, "planned_epochs": s.planned_epochs, "t_max": s.t_max}
+    return "warning", evidence, ["scheduler.T_max=null"]
+
+
+def overfitting(a: CurveAnalysis) -> Found:
+    o = a.overfit
+    if o is None or not o.detected:
+        return None
+    evidence = {"best_epoch": a.best_epoch, "onset_epoch": o.onset_epoch}
+    evidence.update(epochs_after_best=o.epochs_after_best, decline_pct=a.decline_pct)
+    evidence.update(val_loss_rise_pct=o.val_loss_rise_pct, val_loss_min_epoch=o.val_loss_min_epoch)
+    evidence.update(gap_before_pct=o.gap_before_pct, gap_after_pct=o.gap_after_pct)
+    fixes = regularise(a, 2.0)
+    if has(a, "aug.name") and raw(a, "aug.name") != "aggressive":
+        fixes.append("aug=aggressive")
+    if raw(a, "loss.label_smoothing") == 0:
+        fixes.append("loss.label_smoothing=0.1")
+    return "warning", evidence, fixes
+
+
+def lr_high_at_best(a: CurveAnalysis) -> Found:
+    lr = a.lr
+    if a.too_short or lr is None or lr.constant or (lr.at_best_pct or 0) < LR_HIGH_AT_BEST_PCT:
+        return None
+    if a.schedule and a.schedule.name == "cosine_warm_restarts":
+        return None
+    evidence = {"lr_at_best": lr.at_best, "lr_at_best_pct": lr.at_best_pct, "lr_peak": lr.peak}
+    evidence.update(lr_final_pct=lr.final_pct, best_epoch=a.best_epoch)
+    return "warning", evidence, [warm_restarts(a)]
+
+
+def early_stop_eager(a: CurveAnalysis) -> Found:
+    s, lr = a.schedule, a.lr
+    if s is None or not stopped_early(a):
+        return None
+    reasons = []
+    if lr and lr.final_pct >= LR_STILL_HIGH_PCT:
+        reasons.append("lr_high")
+    if s.plateau_patience and s.plateau_patience >= (s.patience or 0):
+        reasons.append("plateau")
+    if s.restart_period and (s.patience or 0) < s.restart_period:
+        reasons.append("restart")
+    if not reasons:
+        return None
+    evidence = {"patience": s.patience, "stopped_epoch": a.final_epoch, "best_epoch": a.best_epoch}
+    evidence.update(max_epochs=s.max_epochs, lr_final_pct=lr.final_pct if lr else None)
+    evidence.update(plateau_patience=s.plateau_patience, restart_period=s.restart_period)
+    evidence["reasons"] = ", ".join(reasons)
+    return "warning", evidence, [f"callbacks.early_stopping.patience={longer_patience(a)}"]
+
+
+def noisy_validation(a: CurveAnalysis) -> Found:
+    f = a.fluctuation
+    if f is None or not f.mean or 100 * f.noise / abs(f.mean) < NOISE_PCT:
+        return None
+    evidence = {"first": f.first, "last": f.last, "mean": f.mean, "std": f.std}
+    evidence.update(noise=f.noise, noise_pct=100 * f.noise / abs(f.mean), range_pct=f.range_pct)
+    if a.best_value is not None and a.last_n_mean is not None and f.noise > 0:
+        evidence["best_vs_last_n_noise"] = a.sign * (a.best_value - a.last_n_mean) / f.noise
+    fixes = []
+    if raw(a, "callbacks.ema") is None:
+        fixes.append("'callbacks.ema={_target_:ocec_lightning.callbacks.ema.EMA,decay:0.999}'")
+    split = val_split(a)
+    if split:
+        fixes.append(split)
+    if a.schedule and a.schedule.patience:
+        fixes.append(f"callbacks.early_stopping.patience={longer_patience(a)}")
+    return "warning", evidence, fixes
+
+
+def lr_too_early(a: CurveAnalysis) -> Found:
+    lr, n = a.lr, len(a.epochs)
+    if a.too_short or lr is None or lr.low_epoch is None or a.best_value is None:
+        return None
+    low = a.index_of(lr.low_epoch)
+    if n - low < LATE_DECAY_SHARE * n:
+        return None
+    before, after = a.metric[: low + 1], a.metric[low + 1 :]
+    if not (np.isfinite(before).any() and np.isfinite(after).any()):
+        return None
+    best_before = float(np.nanmax(a.sign * before)) * a.sign
+    gain = a.sign * (float(np.nanmax(a.sign * after)) * a.sign - best_before)
+    gain_pct = 100 * gain / abs(best_before) if best_before else 0.0
+    if gain_pct >= NO_GAIN_PCT:
+        return None
+    evidence = {"low_epoch": lr.low_epoch, "run_share_pct": 100 * (low + 1) / n}
+    evidence.update(gain_after_pct=gain_pct, lr_final_pct=lr.final_pct)
+    s, fixes = a.schedule, []
+    if s and s.name in ("plateau", "adaptive_plateau") and s.plateau_patience:
+        p = int(s.plateau_patience)
+        fixes.append(f"scheduler.patience={max(2 * p, p + 5)} scheduler.factor=0.7")
+    elif s and s.name == "cosine" and s.t_max is not None:
+        fixes.append("scheduler.T_max=null")
+    else:
+        fixes.append(switch_scheduler(a, "cosine"))
+    fixes.append(warm_restarts(a))
+    return "warning", evidence, fixes
+
+
+def stagnation(a: CurveAnalysis) -> Found:
+    t = a.trend
+    if a.too_short or t is None or t.change_pct <= STALL_CHANGE_PCT or t.std_pct >= STALL_STD_PCT:
+        return None
+    lo = a.index_of(t.first)
+    before, window = a.metric[:lo], a.metric[lo:]
+    if np.isfinite(before).any() and np.isfinite(window).any():
+        best_before = float(np.nanmax(a.sign * before))
+        gain_pct = 100 * (float(np.nanmax(a.sign * window)) - best_before) / (abs(best_before) or 1)
+        if gain_pct >= NO_GAIN_PCT:
+            return None
+    evidence = {"series": t.key, "first": t.first, "last": t.last}
+    evidence.update(change_pct=t.change_pct, std_pct=t.std_pct)
+    evidence["lr_final_pct"] = a.lr.final_pct if a.lr else None
+    fixes = [switch_scheduler(a, "adaptive_plateau")]
+    lr = base_lr(a)
+    if lr:
+        fixes.append(f"optimizer.lr={num(3 * lr)} scheduler.warmup.epochs=5")
+    return "warning", evidence, fixes
+
+
+def _late_gap(a: CurveAnalysis) -> float | None:
+    late = next((p for p in a.phases if p.name == "late"), None)
+    return late.gap_pct if late else None
+
+
+def _still_improving(a: CurveAnalysis) -> bool:
+    n = len(a.epochs)
+    return a.best_index is not None and a.best_index >= (1 - STILL_IMPROVING_TAIL) * (n - 1)
+
+
+def _more_epochs(a: CurveAnalysis) -> list[str]:
+    s, n = a.schedule, len(a.epochs)
+    if s and s.max_epochs and n >= s.max_epochs:
+        return [f"trainer.max_epochs={2 * n}"]
+    if stopped_early(a):
+        return [f"callbacks.early_stopping.patience={longer_patience(a)}"]
+    return [] if s else [f"trainer.max_epochs={2 * n}"]
+
+
+def underfitting(a: CurveAnalysis) -> Found:
+    gap = _late_gap(a)
+    if a.too_short or gap is None or gap > UNDERFIT_GAP_PCT or not _still_improving(a):
+        return None
+    evidence = {"late_gap_pct": gap, "best_epoch": a.best_epoch, "epochs_run": len(a.epochs)}
+    fixes = _more_epochs(a) + regularise(a, 0.5)
+    if has(a, "aug.name") and raw(a, "aug.name") not in ("conservative", "none"):
+        fixes.append("aug=conservative")
+    return "warning", evidence, fixes
+
+
+def still_improving(a: CurveAnalysis) -> Found:
+    gap = _late_gap(a)
+    if a.too_short or not _still_improving(a) or (gap is not None and gap <= UNDERFIT_GAP_PCT):
+        return None
+    evidence = {"best_epoch": a.best_epoch, "epochs_run": len(a.epochs)}
+    return "info", evidence, _more_epochs(a)
+
+
+def lr_never_decayed(a: CurveAnalysis) -> Found:
+    lr = a.lr
+    if a.too_short or lr is None or not lr.constant or a.n_valid < 2 * 5:
+        return None
+    severity = "info" if _still_improving(a) else "warning"
+    fixes = [switch_scheduler(a, "cosine")]
+    s = a.schedule
+    if s and s.plateau_patience:  # a plateau scheduler that never fired
+        fixes.append(f"scheduler.patience={max(1, int(s.plateau_patience) // 2)}")
+    else:
+        plateau = switch_scheduler(a, "plateau")
+        fixes.append(f"{plateau} scheduler.monitor={a.monitor} scheduler.mode={a.mode}")
+    return severity, {"lr_peak": lr.peak, "lr_final_pct": lr.final_pct}, fixes
+
+
+def no_lr(a: CurveAnalysis) -> Found:
+    if a.lr is not None:
+        return None
+    fix = "'callbacks.lr_monitor={_target_:lightning.pytorch.callbacks.LearningRateMonitor}'"
+    return "info", {}, [fix]
+
+
+Rule = Callable[[CurveAnalysis], Found]
+# Rank order within a severity: causes before symptoms.
+RULES: tuple[Rule, ...] = (
+    divergence,
+    schedule_longer_than_run,
+    schedule_shorter_than_run,
+    overfitting,
+    lr_high_at_best,
+    early_stop_eager,
+    noisy_validation,
+    lr_too_early,
+    stagnation,
+    underfitting,
+    lr_never_decayed,
+    still_improving,
+    too_short,
+    no_lr,
+)
+
+
+def diagnose(analysis: CurveAnalysis, lang: str = "en") -> list[Diagnosis]:
+    """Every rule that fires, ranked: errors first, then warnings, then infos."""
+    found = []
+    for order, rule in enumerate(RULES):
+        result = rule(analysis)
+        if result is None:
+            continue
+        severity, evidence, overrides = result
+        evidence = {k: v for k, v in evidence.items() if v is not None}
+        title, explanation = diagnosis_text(rule.__name__, lang, analysis, evidence)
+        item = Diagnosis(rule.__name__, severity, title, evidence, overrides, explanation)
+        found.append((SEVERITIES.index(severity), order, item))
+    return [item for *_, item in sorted(found, key=lambda x: x[:2])]

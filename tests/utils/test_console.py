@@ -1,0 +1,36 @@
+"""The run summary prints whole paths, whatever the console width."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from ocec_lightning.training import TrainResult
+from ocec_lightning.utils.console import print_summary
+
+LONG = "/data/experiments/ocec/outputs/classification/runs/2026-12-02_04-37-34-884467"
+
+
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_summary_paths_are_never_cut(width: int) -> None:
+    result = TrainResult(
+        run_dir=LONG,
+        monitor="val/f1",
+        best_score=0.98312,
+        best_checkpoint=f"{LONG}/checkpoints/epoch011-val_f1_0.9831.ckpt",
+        last_checkpoint=f"{LONG}/checkpoints/last.ckpt",
+        epochs=12,
+        seconds=127.0,
+        test_metrics={"test/f1": 0.96712},
+    )
+    out = io.StringIO()
+    print_summary(result, Console(file=out, width=width, color_system=None))
+    text = out.getvalue()
+    assert "…" not in text
+    lines = text.splitlines()
+    assert f"best checkpoint: {result.best_checkpoint}" in lines
+    assert f"last checkpoint: {result.last_checkpoint}" in lines
+    assert f"run dir: {LONG}" in lines
+    assert "0.9831" in text and "0.9671" in text
