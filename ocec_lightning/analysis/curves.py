@@ -169,8 +169,8 @@ def train_val_gap(history: History) -> tuple[np.ndarray, np.ndarray, str, str] |
             return None
         sign, kind = -1.0, "loss"
         label = f"{history.roles['val_loss']} − {history.roles['train_loss']}"
-    gap = sign * (train - val)
     with np.errstate(divide="ignore", invalid="ignore"):
+        gap = sign * (train - val)
         pct = np.where(np.abs(val) > 1e-12, 100.0 * gap / np.abs(val), np.nan)
     return gap, pct, label, kind
 
@@ -279,7 +279,7 @@ def analyze(history: History, last_n: int = 10) -> CurveAnalysis:
         key = history.roles.get(role)
         if key is not None:
             values = history.series[key]
-            missing = ~np.isfinite(values) & ~np.isinf(values)
+            missing = np.isnan(values)
             if missing.any() and np.isfinite(values).any():
                 a.gaps[key] = [int(e) for e in epochs[missing]]
     a.divergence = find_divergence(history)
@@ -300,7 +300,9 @@ def analyze(history: History, last_n: int = 10) -> CurveAnalysis:
     a.lr = lr_info(history, a.best_index)
     a.schedule = planned_schedule(history.settings)
     a.trend = loss_trend(history)
-    if not a.too_short:
+    if a.divergence is not None:  # the epochs after it say nothing about training
+        a.trend = None
+    elif not a.too_short:
         a.overfit = _overfit(a, history.get("val_loss"))
         a.phases = split_phases(a)
         a.fluctuation = _fluctuation(a)

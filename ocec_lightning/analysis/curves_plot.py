@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from ocec_lightning.analysis.curves import CurveAnalysis, train_counterpart
 from ocec_lightning.analysis.curves_text import label
@@ -30,14 +31,18 @@ def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def _frame(ax: Axes, a: CurveAnalysis, title: str, lang: str) -> None:
+def _frame(ax: Axes, a: CurveAnalysis, title: str, lang: str, legend: bool = False) -> None:
     for phase in a.phases:
         ax.axvspan(phase.first - 0.5, phase.last + 0.5, color=PHASE_COLORS[phase.name], lw=0)
     if a.best_epoch is not None:
         ax.axvline(a.best_epoch, color=ACCENT, ls="--", lw=1.0)
+    if a.divergence is not None:
+        diverged = label("plot_diverged", lang, epoch=a.divergence.epoch) if legend else None
+        ax.axvline(a.divergence.epoch, color="#222222", ls=":", lw=1.4, label=diverged)
     ax.set_title(title, fontsize=11, loc="left")
     ax.grid(True, color="#e5e5e5", lw=0.6)
     ax.tick_params(labelsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if len(a.epochs):
@@ -58,7 +63,7 @@ def _empty(ax: Axes, lang: str) -> None:
 
 
 def _metric(ax: Axes, a: CurveAnalysis, lang: str) -> None:
-    _frame(ax, a, f"{label('plot_metric', lang)}: {a.monitor}", lang)
+    _frame(ax, a, f"{label('plot_metric', lang)}: {a.monitor}", lang, legend=True)
     x = a.epochs
     train_key = train_counterpart(a.history, a.monitor)
     if train_key is not None:
@@ -97,24 +102,29 @@ def _metric(ax: Axes, a: CurveAnalysis, lang: str) -> None:
         )
     handles, _ = ax.get_legend_handles_labels()
     handles += [Patch(color=PHASE_COLORS[p.name], label=label(p.name, lang)) for p in a.phases]
-    ax.legend(handles=handles, fontsize=7.5, loc="lower right", framealpha=0.9, ncol=2)
+    ax.legend(handles=handles, fontsize=7.5, loc="best", framealpha=0.9, ncol=2)
 
 
 def _losses(ax: Axes, a: CurveAnalysis, lang: str) -> None:
     _frame(ax, a, label("plot_losses", lang), lang)
-    drawn = False
+    drawn, keys = False, []
     for role, color, width in (("train_loss", TRAIN, 1.0), ("val_loss", VAL, 1.4)):
         key = a.history.roles.get(role)
         if key is None:
             continue
+        keys.append(key)
         x, y = _finite(a.epochs, a.history.series[key])
         if len(y):
             ax.plot(
                 x, y, color=color, lw=width, label=key, marker="o" if len(x) < 30 else None, ms=3
             )
             drawn = True
+    values = np.concatenate([a.history.series[k] for k in keys]) if keys else np.array([])
+    values = values[np.isfinite(values)]
+    if values.size and values.min() > 0 and values.max() > 50 * values.min():
+        ax.set_yscale("log")  # a diverging loss would flatten the rest of the curve
     if drawn:
-        ax.legend(fontsize=7.5, loc="upper right", framealpha=0.9)
+        ax.legend(fontsize=7.5, loc="best", framealpha=0.9)
     else:
         _empty(ax, lang)
 
@@ -138,7 +148,7 @@ def _gap(ax: Axes, a: CurveAnalysis, lang: str) -> None:
                 lw=1.2,
             )
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
-    ax.legend(fontsize=7.5, loc="upper left", framealpha=0.9)
+    ax.legend(fontsize=7.5, loc="best", framealpha=0.9)
 
 
 def _lr(ax: Axes, a: CurveAnalysis, lang: str) -> None:
@@ -174,7 +184,7 @@ def _lr(ax: Axes, a: CurveAnalysis, lang: str) -> None:
             fontsize=8,
             color="#555555",
         )
-    ax.legend(fontsize=7.5, loc="lower left", framealpha=0.9)
+    ax.legend(fontsize=7.5, loc="best", framealpha=0.9)
 
 
 def plot_curves(

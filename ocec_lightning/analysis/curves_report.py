@@ -84,7 +84,7 @@ def _lr(x: float | None) -> str:
 
 
 def _evidence(key: str, value: Any) -> str:
-    if isinstance(value, bool) or isinstance(value, (int, np.integer)) or isinstance(value, str):
+    if isinstance(value, (bool, int, np.integer, str)):
         return str(value)
     if key.endswith("_pct"):
         return f"{value:.1f}%"
@@ -99,16 +99,18 @@ def _key_numbers(a: CurveAnalysis, lang: str) -> list[str]:
         at = label("at_epoch", lang, epoch=a.best_epoch, n=len(a.epochs))
         sep = "" if lang == "zh" else " "
         rows.append((label("best", lang), f"**{_v(a.best_value)}**{sep}{at}"))
-        change = -a.decline_pct if a.decline_pct is not None else None
-        final = _v(a.final_value) + paren(label("vs_best", lang, pct=change), lang)
+        final = _v(a.final_value)
+        if a.decline_pct is not None:
+            final += paren(label("vs_best", lang, pct=-a.decline_pct), lang)
         rows.append((label("final", lang, epoch=a.final_epoch), final))
         if a.after_best_mean is not None:
             after = sum(np.isfinite(a.metric[(a.best_index or 0) + 1 :]))
             count = label("epochs_n", lang, n=after)
             rows.append((label("after_best", lang), _v(a.after_best_mean) + paren(count, lang)))
         k = min(a.last_n, a.n_valid)
-        gap = label("vs_best", lang, pct=-(a.last_n_gap_pct or 0.0))
-        last = f"{_v(a.last_n_mean)} ± {_v(a.last_n_std)}" + paren(gap, lang)
+        last = f"{_v(a.last_n_mean)} ± {_v(a.last_n_std)}"
+        if a.last_n_gap_pct is not None:
+            last += paren(label("vs_best", lang, pct=-a.last_n_gap_pct), lang)
         rows.append((label("last_n", lang, n=k), last))
     if a.lr is not None:
         peak = _lr(a.lr.peak)
@@ -134,6 +136,8 @@ def _key_numbers(a: CurveAnalysis, lang: str) -> list[str]:
 
 
 def _phase_table(a: CurveAnalysis, lang: str) -> list[str]:
+    if a.divergence is not None:
+        return [label("diverged_phases", lang, epoch=a.divergence.epoch)]
     if not a.phases:
         return [label("too_short_phases", lang, n=a.n_valid)]
     mean_std = label("mean_std", lang)
@@ -197,17 +201,17 @@ def _method(a: CurveAnalysis, lang: str) -> list[str]:
     for role in ("monitor", "train_loss", "val_loss", "lr"):
         key = h.roles.get(role)
         how = h.picked.get(role, "")
+        if key and how.startswith(key):  # the loader may repeat the key: "val/f1 (config ...)"
+            how = how[len(key) :].strip().removeprefix("(").removesuffix(")")
         shown = f"`{key}`" + (paren(how, lang) if how else "") if key else label("not_found", lang)
         lines.append(f"- {label('role_' + role, lang)}{colon(lang)}{shown}")
-    lines.append("")
-    lines += [label("phase_rule", lang), ""]
+    lines += ["", "- " + label("phase_rule", lang)]
     if a.gap_label is None:
-        lines.append(label("gap_none", lang))
+        lines.append("- " + label("gap_none", lang))
     else:
-        lines.append(label(f"gap_def_{a.gap_kind}", lang, label=a.gap_label))
+        lines.append("- " + label(f"gap_def_{a.gap_kind}", lang, label=a.gap_label))
     if len(a.epochs) and a.epochs[0] == 0:
-        lines.append(label("zero_based", lang))
-    lines.append("")
+        lines.append("- " + label("zero_based", lang))
     for key, epochs in a.gaps.items():
         shown = ", ".join(map(str, epochs[:8])) + (" …" if len(epochs) > 8 else "")
         lines.append("- " + label("missing_values", lang, key=key, n=len(epochs), epochs=shown))

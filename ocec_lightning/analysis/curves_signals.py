@@ -83,33 +83,37 @@ def fit_change(values: np.ndarray) -> float:
     return float(slope * (x[-1] - x[0]))
 
 
+def _divergence_signs(values: np.ndarray, finite: np.ndarray, train: bool) -> list[tuple[int, str]]:
+    """(row, kind) of each sign of divergence in one series (`finite`: its finite rows)."""
+    signs = [(int(np.flatnonzero(np.isinf(values))[0]), "inf")] if np.isinf(values).any() else []
+    tail = len(values) - 1 - int(finite[-1])  # rows at the end without a finite value
+    logged_every_epoch = finite.size == finite[-1] - finite[0] + 1
+    if logged_every_epoch and tail >= (1 if train else 2):
+        signs.append((int(finite[-1]) + 1, "nan"))
+    kept = values[finite]
+    if train and kept.size >= 3:
+        lowest = int(np.argmin(kept))
+        above = np.flatnonzero(kept[lowest:] > EXPLOSION_FACTOR * max(float(kept[lowest]), 1e-12))
+        if above.size and kept[lowest + above[0] :].max() > kept[0]:
+            signs.append((int(finite[lowest + above[0]]), "explosion"))
+    return signs
+
+
 def find_divergence(history: History) -> Divergence | None:
+    """The earliest sign of divergence in the losses or the monitor: a value turning inf,
+    a series logged every epoch that ends in NaN (train loss: one epoch; others: two), or
+    a train loss climbing above 3x its minimum (and its first value)."""
+    found: list[tuple[int, Divergence]] = []
     for role in ("train_loss", "val_loss", "monitor"):
         key = history.roles.get(role)
-        if key is None:
+        if key is None or not np.isfinite(history.series[key]).any():
             continue
         values = history.series[key]
-        finite = np.isfinite(values)
-        if not finite.any():
-            continue
-        mins = float(np.min(values[finite]))
-        last_finite = float(values[finite][-1])
-        inf = np.flatnonzero(np.isinf(values))
-        if inf.size:
-            return Divergence(key, int(history.epochs[inf[0]]), "inf", last_finite, mins)
-        last = int(np.flatnonzero(finite)[-1])
-        logged_every_epoch = bool(finite[np.flatnonzero(finite)[0] : last + 1].all())
-        tail = len(values) - 1 - last  # epochs at the end without a finite value
-        if logged_every_epoch and (tail >= 1 if role == "train_loss" else tail >= 2):
-            return Divergence(key, int(history.epochs[last + 1]), "nan", last_finite, mins)
-        if role == "train_loss" and finite.sum() >= 3:
-            kept = values[finite]
-            low = int(np.argmin(kept))
-            if kept[-1] > EXPLOSION_FACTOR * max(kept[low], 1e-12) and kept[-1] > kept[0]:
-                above = np.flatnonzero(kept[low:] > EXPLOSION_FACTOR * kept[low])[0] + low
-                epoch = int(history.epochs[np.flatnonzero(finite)[above]])
-                return Divergence(key, epoch, "explosion", last_finite, mins)
-    return None
+        finite = np.flatnonzero(np.isfinite(values))
+        low, last = float(values[finite].min()), float(values[finite[-1]])
+        for row, kind in _divergence_signs(values, finite, role == "train_loss"):
+            found.append((row, Divergence(key, int(history.epochs[row]), kind, last, low)))
+    return min(found, key=lambda item: item[0])[1] if found else None
 
 
 def planned_schedule(settings: RunSettings | None) -> Schedule | None:

@@ -47,9 +47,9 @@ def _lang(lang: str) -> str:
     return lang if lang in LANGS else "en"
 
 
-def label(key: str, lang: str, **values: Any) -> str:
+def label(name: str, lang: str, /, **values: Any) -> str:
     """A heading or label of the report in `lang`."""
-    en, zh = _table()["labels"][key]
+    en, zh = _table()["labels"][name]
     return FORMAT.format(zh if _lang(lang) == "zh" else en, **values)
 
 

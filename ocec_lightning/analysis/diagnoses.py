@@ -62,6 +62,7 @@ Found = tuple[str, dict[str, Any], list[str]] | None  # severity, evidence, over
 
 
 def divergence(a: CurveAnalysis) -> Found:
+    """A loss or the monitor turned inf / NaN or the train loss exploded (error)."""
     d = a.divergence
     if d is None:
         return None
@@ -82,6 +83,7 @@ def divergence(a: CurveAnalysis) -> Found:
 
 
 def too_short(a: CurveAnalysis) -> Found:
+    """Fewer than 5 epochs with a value of the monitor: nothing to judge (info)."""
     if not a.too_short:
         return None
     s, n = a.schedule, len(a.epochs)
@@ -94,6 +96,8 @@ def too_short(a: CurveAnalysis) -> Found:
 
 
 def schedule_longer_than_run(a: CurveAnalysis) -> Found:
+    """The run ended before 80% of the planned (config) or implied (LR curve)
+    schedule length, with the LR still >= 30% of its peak."""
     s, lr, n = a.schedule, a.lr, len(a.epochs)
     planned = s.planned_epochs if s else None
     implied = None
@@ -123,6 +127,7 @@ def schedule_longer_than_run(a: CurveAnalysis) -> Found:
 
 
 def schedule_shorter_than_run(a: CurveAnalysis) -> Found:
+    """A cosine whose T_max ends before 90% of the epochs run."""
     s, n = a.schedule, len(a.epochs)
     if not s or s.name != "cosine" or not s.planned_epochs or s.planned_epochs >= 0.9 * n:
         return None
@@ -131,6 +136,8 @@ def schedule_shorter_than_run(a: CurveAnalysis) -> Found:
 
 
 def overfitting(a: CurveAnalysis) -> Found:
+    """After the best: val loss >= 3% above its level at the best, or the relative
+    gap >= 2 points above the late phase (curves.split_phases)."""
     o = a.overfit
     if o is None or not o.detected:
         return None
@@ -147,6 +154,7 @@ def overfitting(a: CurveAnalysis) -> Found:
 
 
 def lr_high_at_best(a: CurveAnalysis) -> Found:
+    """The best epoch came with the LR still >= 50% of its peak (not a constant LR)."""
     lr = a.lr
     if a.too_short or lr is None or lr.constant or (lr.at_best_pct or 0) < LR_HIGH_AT_BEST_PCT:
         return None
@@ -158,6 +166,8 @@ def lr_high_at_best(a: CurveAnalysis) -> Found:
 
 
 def early_stop_eager(a: CurveAnalysis) -> Found:
+    """Early stopping ended the run (best + patience) while the LR was >= 30% of its
+    peak, a plateau scheduler waited as long, or a restart cycle was longer."""
     s, lr = a.schedule, a.lr
     if s is None or not stopped_early(a):
         return None
@@ -178,6 +188,7 @@ def early_stop_eager(a: CurveAnalysis) -> Found:
 
 
 def noisy_validation(a: CurveAnalysis) -> Found:
+    """Epoch-to-epoch noise of the late metric >= 1% of its mean."""
     f = a.fluctuation
     if f is None or not f.mean or 100 * f.noise / abs(f.mean) < NOISE_PCT:
         return None
@@ -197,6 +208,8 @@ def noisy_validation(a: CurveAnalysis) -> Found:
 
 
 def lr_too_early(a: CurveAnalysis) -> Found:
+    """The LR fell to <= 10% of its peak with >= 25% of the run left, and the metric
+    gained < 0.5% after that."""
     lr, n = a.lr, len(a.epochs)
     if a.too_short or lr is None or lr.low_epoch is None or a.best_value is None:
         return None
@@ -226,6 +239,8 @@ def lr_too_early(a: CurveAnalysis) -> Found:
 
 
 def stagnation(a: CurveAnalysis) -> Found:
+    """The loss moved < 1% (fit and std) over the last quarter and the metric gained
+    < 0.5% there (seed 003)."""
     t = a.trend
     if a.too_short or t is None or t.change_pct <= STALL_CHANGE_PCT or t.std_pct >= STALL_STD_PCT:
         return None
@@ -266,6 +281,7 @@ def _more_epochs(a: CurveAnalysis) -> list[str]:
 
 
 def underfitting(a: CurveAnalysis) -> Found:
+    """Late validation within 1% of train and the best in the last 10% of the run."""
     gap = _late_gap(a)
     if a.too_short or gap is None or gap > UNDERFIT_GAP_PCT or not _still_improving(a):
         return None
@@ -277,6 +293,7 @@ def underfitting(a: CurveAnalysis) -> Found:
 
 
 def still_improving(a: CurveAnalysis) -> Found:
+    """The best in the last 10% of the run, validation clearly below train (info)."""
     gap = _late_gap(a)
     if a.too_short or not _still_improving(a) or (gap is not None and gap <= UNDERFIT_GAP_PCT):
         return None
@@ -285,6 +302,7 @@ def still_improving(a: CurveAnalysis) -> Found:
 
 
 def lr_never_decayed(a: CurveAnalysis) -> Found:
+    """The LR stayed >= 90% of its peak for the whole run (10+ epochs)."""
     lr = a.lr
     if a.too_short or lr is None or not lr.constant or a.n_valid < 2 * 5:
         return None
@@ -300,6 +318,7 @@ def lr_never_decayed(a: CurveAnalysis) -> Found:
 
 
 def no_lr(a: CurveAnalysis) -> Found:
+    """No LR series in the log: the LR rules were skipped (info)."""
     if a.lr is not None:
         return None
     fix = "'callbacks.lr_monitor={_target_:lightning.pytorch.callbacks.LearningRateMonitor}'"
@@ -326,10 +345,15 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+AFTER_DIVERGENCE = (divergence, too_short, no_lr)
+
+
 def diagnose(analysis: CurveAnalysis, lang: str = "en") -> list[Diagnosis]:
     """Every rule that fires, ranked: errors first, then warnings, then infos."""
     found = []
     for order, rule in enumerate(RULES):
+        if analysis.divergence is not None and rule not in AFTER_DIVERGENCE:
+            continue  # the numbers after a divergence say nothing about the training
         result = rule(analysis)
         if result is None:
             continue

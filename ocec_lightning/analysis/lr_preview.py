@@ -21,8 +21,10 @@ scaling, the largest param group). With 5 warmup epochs and an epoch-interval co
 (T_max = the rest of the run), epoch 92 is at 58.4% of a 200-epoch run and 80.0% of a
 300-epoch one.
 
-`--find` runs Lightning's LR range test (`Tuner.lr_find`, seed 000 §5.3.2) on the first
-plan instead, writes its plot and prints the suggested `optimizer.lr=` override.
+`--find` runs Lightning's LR range test (`Tuner.lr_find`, seed 000 §5.3.2) on the
+composed config instead (one config, no `--vs`; no validation epochs during the search,
+which reads only the training loss), writes its plot and prints the suggested
+`optimizer.lr=` override.
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ocec_lightning.errors import ConfigError
+
+if TYPE_CHECKING:  # torch-heavy imports wait until a tool runs (`ocec-analyze -h` stays fast)
+    from ocec_lightning.optim.lr_schedule import TrainingLength
 
 # Value fed to metric-driven schedulers: constant, so it improves once (from ±inf) and never again.
 NEVER_IMPROVING = 1.0
@@ -98,12 +104,12 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def train_samples(run: object, world_size: int) -> tuple[int, str]:
+def train_samples(run: Any, world_size: int) -> tuple[int, str]:
     """(train samples, how they were counted) without decoding images when possible."""
     from ocec_lightning.data.sources.synthetic_base import SyntheticSourceBase
     from ocec_lightning.data.splitting import resolve_splits
 
-    datamodule = run.datamodule  # type: ignore[attr-defined]
+    datamodule = run.datamodule
     source = datamodule.source
     if isinstance(source, SyntheticSourceBase):
         table = source.load()  # labels and subjects only: synthetic sources draw lazily
@@ -116,27 +122,26 @@ def train_samples(run: object, world_size: int) -> tuple[int, str]:
     return n, how + (f", {world_size} processes" if world_size > 1 else "")
 
 
-def batches_to_steps(n_train: int, batch: int, trainer: object) -> int:
+def batches_to_steps(n_train: int, batch: int, trainer: Any) -> int:
     """Optimizer steps per epoch from train samples, as Lightning counts them."""
-    world = int(trainer.world_size)  # type: ignore[attr-defined]
+    world = int(trainer.world_size)
     per_rank = math.ceil(n_train / world)
     # OCECDataModule drops a last partial batch only when a full one exists.
     batches = per_rank // batch if n_train > batch else math.ceil(per_rank / batch)
-    limit = trainer.limit_train_batches  # type: ignore[attr-defined]
-    if trainer.overfit_batches:  # type: ignore[attr-defined]
-        limit = trainer.overfit_batches  # type: ignore[attr-defined]
+    limit = trainer.limit_train_batches
+    if trainer.overfit_batches:
+        limit = trainer.overfit_batches
     if isinstance(limit, int) and not isinstance(limit, bool):
         batches = min(batches, limit)
     elif limit is not None:
         batches = int(batches * float(limit))
-    accumulate = int(trainer.accumulate_grad_batches)  # type: ignore[attr-defined]
+    accumulate = int(trainer.accumulate_grad_batches)
     return max(1, math.ceil(max(1, batches) / accumulate))
 
 
 def simulate(overrides: Sequence[str], steps_per_epoch: int | None = None, label: str = "") -> Plan:
     """Compose and build one plan, then step its real optimizer + schedule over the run."""
     from ocec_lightning.config.compose import compose_config
-    from ocec_lightning.optim.lr_schedule import TrainingLength
     from ocec_lightning.optim.optimizer import scaled_lr
     from ocec_lightning.training import build_run
 
@@ -153,11 +158,8 @@ def simulate(overrides: Sequence[str], steps_per_epoch: int | None = None, label
             how += f", batch {run.datamodule.batch_size}"
             if int(trainer.accumulate_grad_batches) > 1:
                 how += f", accumulate {trainer.accumulate_grad_batches}"
-        epochs, total = _run_length(trainer, spe)
-        # As BaseTask.training_length(): steps per epoch = total / max_epochs.
-        length = TrainingLength(
-            total_steps=total, steps_per_epoch=max(1, math.ceil(total / epochs))
-        )
+        epochs, length = _run_length(trainer, spe)
+        total = length.total_steps
         batch = int(run.datamodule.batch_size) * world * int(trainer.accumulate_grad_batches)
         optimizer, schedule = task.build_optimization(
             length, batch, strict=not trainer.fast_dev_run
@@ -187,44 +189,46 @@ def simulate(overrides: Sequence[str], steps_per_epoch: int | None = None, label
     )
 
 
-def _run_length(trainer: object, spe: int) -> tuple[int, int]:
-    """(epochs, optimizer steps) of the run, as Lightning's estimated_stepping_batches."""
-    max_epochs = trainer.max_epochs or -1  # type: ignore[attr-defined]
-    max_steps = int(trainer.max_steps)  # type: ignore[attr-defined]
+def _run_length(trainer: Any, spe: int) -> tuple[int, TrainingLength]:
+    """(epochs run, the TrainingLength BaseTask.training_length() gives the scheduler):
+    Lightning's estimated_stepping_batches, and the steps of one epoch."""
+    from ocec_lightning.optim.lr_schedule import TrainingLength
+
+    max_epochs = trainer.max_epochs or -1
+    max_steps = int(trainer.max_steps)
     if max_epochs > 0:
         total = spe * max_epochs
         total = min(total, max_steps) if max_steps > 0 else total
-        return max_epochs, total
-    if max_steps <= 0:
+    elif max_steps > 0:
+        total = max_steps
+    else:
         raise ConfigError("trainer.max_epochs", max_epochs, "a run length (or trainer.max_steps)")
-    return math.ceil(max_steps / spe), max_steps
+    return math.ceil(total / spe), TrainingLength(total_steps=total, steps_per_epoch=spe)
 
 
 def _step_through(
-    optimizer: object, schedule: object, spe: int, epochs: int, total: int
+    optimizer: Any, schedule: Any, spe: int, epochs: int, total: int
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per-step and per-epoch LR (largest group) and the LR changes metrics caused."""
 
     def lr() -> float:
-        return max(float(g["lr"]) for g in optimizer.param_groups)  # type: ignore[attr-defined]
+        return max(float(g["lr"]) for g in optimizer.param_groups)
 
     step_lrs: list[float] = []
     epoch_lrs: list[float] = []
-    plateau = schedule is not None and schedule.is_plateau  # type: ignore[attr-defined]
-    metrics = {schedule.monitor: NEVER_IMPROVING} if plateau else {}  # type: ignore[attr-defined]
+    plateau = schedule is not None and schedule.is_plateau
+    metrics = {schedule.monitor: NEVER_IMPROVING} if plateau else {}
     changes: list[str] = []
     for epoch in range(epochs):
         epoch_lrs.append(lr())
-        for _ in range(spe):
-            if len(step_lrs) >= total:
-                break
+        for _ in range(min(spe, total - len(step_lrs))):  # max_steps may end mid-epoch
             step_lrs.append(lr())
             if schedule is not None:
-                schedule.step_optimizer()  # type: ignore[attr-defined]
+                schedule.step_optimizer()
         if schedule is not None:
             before = lr()
-            schedule.step_epoch(metrics)  # type: ignore[attr-defined]
-            events = schedule.drain_events()  # type: ignore[attr-defined]
+            schedule.step_epoch(metrics)
+            events = schedule.drain_events()
             if events:
                 changes += [f"{e['reason']} after epoch {epoch}" for e in events]
             elif plateau and not math.isclose(before, lr(), rel_tol=1e-12):
@@ -260,9 +264,10 @@ def find_lr(
     num_training: int = 100,
     min_lr: float = 1e-8,
     max_lr: float = 1.0,
-) -> float | None:
+) -> tuple[float | None, int]:
     """Lightning's LR range test on the composed config; writes its plot to `out` and
-    returns the suggested LR (None when the curve is too short to suggest one)."""
+    returns (the suggested LR or None when the curve is too short, steps run: fewer than
+    `num_training` when the loss diverged)."""
     from lightning.pytorch.tuner import Tuner
 
     from ocec_lightning.analysis.lr_plot import save_find_plot
@@ -285,7 +290,8 @@ def find_lr(
         raise ConfigError("trainer.fast_dev_run", True, "false for the LR finder")
     suggestion = finder.suggestion()
     save_find_plot(finder, suggestion, out, " ".join(overrides) or "defaults")
-    return None if suggestion is None else float(suggestion)
+    steps = len(finder.results["lr"])
+    return (None if suggestion is None else float(suggestion)), steps
 
 
 # -- command line --------------------------------------------------------------------------
@@ -326,8 +332,14 @@ def run(args: argparse.Namespace) -> int:
     if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
         raise ConfigError("--steps-per-epoch", args.steps_per_epoch, "an integer >= 1")
     if args.find:
+        if args.vs:
+            raise ConfigError("--vs", args.vs, "no --vs with --find (the finder runs one config)")
         out = args.out or Path("lr_find.png")
-        lr = find_lr(args.overrides, out, args.find_steps, args.find_min_lr, args.find_max_lr)
+        lr, steps = find_lr(
+            args.overrides, out, args.find_steps, args.find_min_lr, args.find_max_lr
+        )
+        stopped = " (stopped early: the loss diverged)" if steps < args.find_steps else ""
+        console.print(f"LR finder: {steps} of {args.find_steps} steps{stopped}", highlight=False)
         console.print(f"LR finder plot: {out}", soft_wrap=True, highlight=False)
         if lr is None:
             console.print("no suggestion: too few points, raise --find-steps")

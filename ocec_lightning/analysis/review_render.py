@@ -63,7 +63,10 @@ def verdict(review: Review, lang: str) -> str:
     e, w, i = (review.count(s) for s in ("error", "warning", "info"))
     if lang == "zh":
         return f"{e} 个错误 · {w} 个警告 · {i} 条提示"
-    return f"{e} errors · {w} warnings · {i} notes"
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    return f"{plural(e, 'error')} · {plural(w, 'warning')} · {plural(i, 'note')}"
 
 
 def glance(review: Review, lang: str) -> str:

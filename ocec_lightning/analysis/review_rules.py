@@ -163,7 +163,13 @@ def lr_vs_batch(cfg: DictConfig, facts: RunFacts, ref: Reference | None = None) 
                 ),
             )
         ]
-    title = Msg("LR consistent with the effective batch", "学习率与有效批次匹配")
+    if lr > max(linear, sqrt):
+        title = Msg(
+            "LR above the linear-scaling rule; the warmup eases the start",
+            "学习率高于线性缩放值；预热缓和了训练初期",
+        )
+    else:
+        title = Msg("LR within the batch-scaling range", "学习率处于批次缩放的合理区间")
     return [Finding("lr.batch_scaling", "optimizer.lr", "info", title, evidence)]
 
 

@@ -40,13 +40,14 @@ def patience_and_factor(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
     factor = float(get(cfg, "scheduler.factor", 0.5))
     monitor, mode = get(cfg, "scheduler.monitor"), str(get(cfg, "scheduler.mode", "min"))
     threshold = get(cfg, "scheduler.threshold", 1e-4)
-    n = 30 // (patience + 1)
+    window = max(30, 3 * (patience + 1))
+    n = window // (patience + 1)
     evidence = Msg(
         f"LR × {factor} after {patience + 1} validations without a new best {monitor} "
-        f"(relative threshold {threshold}); 30 such epochs allow {n} reductions → "
+        f"(relative threshold {threshold}); {window} such epochs allow {n} reductions → "
         f"LR × {factor**n:.2g}",
         f"{monitor} 连续 {patience + 1} 次验证{_new_best(mode).zh}即 LR × {factor}（相对阈值 "
-        f"{threshold}）；30 个这样的轮次可衰减 {n} 次 → LR × {factor**n:.2g}",
+        f"{threshold}）；{window} 个这样的轮次可衰减 {n} 次 → LR × {factor**n:.2g}",
     )
     out = []
     if patience < MIN_PLATEAU_PATIENCE:

@@ -18,6 +18,7 @@ steps and metrics and states its output contract (`example_targets`,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -157,13 +158,13 @@ class BaseTask(pl.LightningModule):
     def training_length(self) -> TrainingLength:
         """Optimizer steps of the whole run and per epoch, as the trainer will run them."""
         trainer = self.trainer
-        total = max(1, int(trainer.estimated_stepping_batches))
-        if trainer.max_epochs and trainer.max_epochs > 0:
-            per_epoch = max(1, -(-total // trainer.max_epochs))
-        else:
-            per_epoch = max(
-                1, -(-int(trainer.num_training_batches) // trainer.accumulate_grad_batches)
-            )
+        total = max(1, int(trainer.estimated_stepping_batches))  # sets up the train data
+        batches = float(trainer.num_training_batches)
+        if math.isfinite(batches) and batches > 0:
+            # From the batches, not total / max_epochs: max_steps may end the run early.
+            per_epoch = max(1, math.ceil(batches / trainer.accumulate_grad_batches))
+        else:  # an iterable dataset of unknown length
+            per_epoch = max(1, -(-total // max(1, trainer.max_epochs or 1)))
         return TrainingLength(total_steps=total, steps_per_epoch=per_epoch)
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any = None) -> None:

@@ -42,6 +42,9 @@ def _threshold_metrics(threshold: float) -> dict[str, Any]:
 def best_f1_threshold(curve: BinaryPrecisionRecallCurve) -> tuple[float, float]:
     """(threshold, F1) maximising F1 over the curve's thresholds."""
     precision, recall, thresholds = curve.compute()
+    # All scores equal (an untrained or collapsed model): torchmetrics returns the one
+    # threshold as a 0-d tensor.
+    thresholds = thresholds.reshape(-1)
     f1 = 2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1]).clamp_min(1e-12)
     best = int(torch.argmax(f1))
     return float(thresholds[best]), float(f1[best])

@@ -86,6 +86,12 @@ def write_lightning_csv(
 
 
 @pytest.fixture()
+def lightning_csv() -> Callable[..., Path]:
+    """`write_lightning_csv` (test modules cannot import this conftest)."""
+    return write_lightning_csv
+
+
+@pytest.fixture()
 def write_run() -> Callable[..., Path]:
     """write_run(run_dir, val_f1=[...], ..., config={...}, seconds=12.0, failed=False)."""
 

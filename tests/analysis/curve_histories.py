@@ -27,7 +27,9 @@ SEED002_RAW: dict[str, Any] = {
 }
 
 
-def cosine_lr(epochs: np.ndarray, base: float = 8e-4, warmup: int = 5, total: int = 300):
+def cosine_lr(
+    epochs: np.ndarray, base: float = 8e-4, warmup: int = 5, total: int = 300
+) -> np.ndarray:
     """Linear warmup from base/10 over `warmup` epochs, then cosine to 0 at `total`."""
     rise = base * (0.1 + 0.9 * (epochs - 1) / max(warmup - 1, 1))
     t = np.clip(epochs - warmup, 0, total - warmup) / (total - warmup)

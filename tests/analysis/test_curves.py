@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from curve_histories import cosine_lr, make_history, seed002
 
+from ocec_lightning import run_dir
 from ocec_lightning.analysis import curves_cli, curves_report
 from ocec_lightning.analysis.curves import analyze, train_counterpart
 from ocec_lightning.analysis.curves_report import analyze_and_write, render_markdown
 from ocec_lightning.analysis.diagnoses import diagnose
+from ocec_lightning.config import compose_config
 from ocec_lightning.errors import OCECError
 
 
@@ -57,7 +59,8 @@ def test_short_runs_have_no_phases(n: int) -> None:
     assert a.best_epoch == int(np.argmax(values)) + 1 and a.lr is None
 
 
-def test_nan_entries_are_skipped() -> None:
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_nan_entries_are_skipped(tmp_path: Path, lang: str) -> None:
     h = seed002()
     for key in ("val/fscore", "val/loss", "lr-AdamW"):
         h.series[key][[9, 39, 99]] = np.nan
@@ -65,6 +68,8 @@ def test_nan_entries_are_skipped() -> None:
     assert a.best_epoch == 92 and a.gaps["val/fscore"] == [10, 40, 100]
     assert a.divergence is None and [p.name for p in a.phases][-1] == "overfitting"
     assert a.lr is not None and a.lr.at_best_pct == pytest.approx(80.0, abs=0.1)
+    text = render_markdown(a, diagnose(a, lang), lang)
+    assert "`val/loss`" in text and "10, 40, 100" in text
 
 
 def test_minimised_metric() -> None:
@@ -82,7 +87,7 @@ def test_minimised_metric() -> None:
 
 
 @pytest.mark.parametrize(("tail", "kind"), [(np.nan, "nan"), (np.inf, "inf"), (None, "explosion")])
-def test_divergence(tail: float | None, kind: str) -> None:
+def test_divergence(tmp_path: Path, tail: float | None, kind: str) -> None:
     loss = np.linspace(2.0, 1.0, 12)
     if tail is None:
         loss = np.concatenate([loss, [2.5, 8.0, 40.0]])
@@ -96,6 +101,9 @@ def test_divergence(tail: float | None, kind: str) -> None:
     a = analyze(h)
     assert a.divergence is not None and a.divergence.kind == kind
     assert a.divergence.series == "train/loss" and a.divergence.min_value == pytest.approx(1.0)
+    for lang in ("en", "zh"):  # the report draws inf / NaN without failing
+        found, written = analyze_and_write(h, tmp_path / lang, lang=lang, plot=lang == "en")
+        assert found[0].id == "divergence" and written.markdown.is_file()
 
 
 def test_train_counterpart_and_zero_based_epochs() -> None:
@@ -178,3 +186,23 @@ def _cli(*argv: str) -> int:
 def test_diagnose_is_stable_for_every_language() -> None:
     a = analyze(seed002())
     assert [d.id for d in diagnose(a, "en")] == [d.id for d in diagnose(a, "zh")]
+
+
+def test_cli_on_a_seed002_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Our run-dir layout (csv/metrics.csv, config.yaml, .hydra/overrides.yaml) end to end."""
+    run = tmp_path / "run"
+    run_dir.write_config(run, compose_config(["experiment=seg_seed002"], output_dir=run))
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("- experiment=seg_seed002\n")
+    h = seed002()
+    rows = ["epoch,step," + ",".join(h.series)]
+    for i in range(len(h)):
+        rows.append(f"{i},{32 * i + 31}," + ",".join(f"{v[i]:.6g}" for v in h.series.values()))
+    (run / "csv").mkdir()
+    (run / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
+    assert _cli(str(run)) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("1. [warning] LR schedule planned for 300 epochs")
+    assert "Overfitting after epoch 91" in printed  # Lightning counts epochs from 0
+    assert "scheduler=cosine_warm_restarts scheduler.T_max=0 ~scheduler.T_max" in printed
+    assert (run / "analysis.md").is_file() and (run / "analysis.png").is_file()

@@ -112,7 +112,20 @@ def test_find_suggests_an_lr_and_writes_its_plot(
     argv = [*tiny, *small, "--find", "--find-steps", "16", "--out", str(out)]
     assert _cli(argv) == 0
     text = capsys.readouterr().out
-    assert "suggested: optimizer.lr=" in text
+    assert "suggested: optimizer.lr=" in text and "LR finder: " in text
     lr = float(text.split("optimizer.lr=")[1].split()[0])
     assert 1e-8 <= lr <= 1.0
     assert out.stat().st_size > 10_000
+
+
+def test_steps_read_from_a_parquet_and_max_steps_ending_mid_epoch(tmp_path: Path) -> None:
+    from ocec_lightning.cli.data import main as ocec_data
+
+    data = tmp_path / "eyes.parquet"
+    assert ocec_data(["synth", "eyes", "--out", str(data), "--n", "120", "--seed", "1"]) == 0
+    overrides = ["data=parquet", f"data.path={data}", "data.batch_size=16", "trainer.max_steps=25"]
+    plan = simulate([*overrides, "scheduler=cosine", "trainer.max_epochs=10"])
+    assert "datamodule setup" in plan.steps_source
+    n_train = int(plan.steps_source.split(": ")[1].split()[0])
+    assert plan.steps_per_epoch == n_train // 16
+    assert len(plan.step_lrs) == 25 and plan.epochs == -(-25 // plan.steps_per_epoch)

@@ -18,6 +18,7 @@ from ocec_lightning.errors import ConfigError
 SHORT = [
     "trainer.max_epochs=3",
     "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=2",
     "trainer.num_sanity_val_steps=0",
     "test=false",
 ]

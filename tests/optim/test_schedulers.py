@@ -93,7 +93,6 @@ def test_warm_restarts_shift_by_the_warmup_epochs() -> None:
     assert lrs[28] == pytest.approx(1.0) and lrs[78] == pytest.approx(1.0)
 
 
-
 # -- cosine: eta_min held after T_max ------------------------------------------------------
 def test_cosine_holds_eta_min_after_t_max_and_resumes_there() -> None:
     """torch's CosineAnnealingLR is periodic and climbs back after T_max; ours stays at

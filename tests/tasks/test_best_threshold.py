@@ -65,3 +65,10 @@ def test_all_negative_labels_give_f1_zero() -> None:
     threshold, f1 = best_f1_threshold(_curve(([0.5, 0.2, 0.9], [0, 0, 0])))
     assert threshold == _f32(0.2)
     assert f1 == 0.0
+
+
+def test_identical_scores_give_that_score_as_threshold() -> None:
+    curve = BinaryPrecisionRecallCurve()
+    curve.update(torch.full((4,), 0.7), torch.tensor([0, 1, 1, 0]))
+    threshold, f1 = best_f1_threshold(curve)
+    assert threshold == pytest.approx(0.7) and f1 == pytest.approx(2 * 0.5 / 1.5)
