@@ -36,6 +36,7 @@ class TrainResult:
     epochs: int
     seconds: float  # wall time of the whole run, test included
     test_metrics: dict[str, float] = field(default_factory=dict)
+    diagnosis: str | None = None  # the curve report's top finding (analysis.md)
 
 
 @dataclass
@@ -112,7 +113,9 @@ def _summarize(cfg: DictConfig, trainer: pl.Trainer) -> TrainResult:
     if checkpoint is not None and checkpoint.best_model_score is not None:
         best_score = float(checkpoint.best_model_score)
         best_score = None if math.isnan(best_score) else best_score
+    reports = [c for c in trainer.callbacks if hasattr(c, "top_diagnosis")]  # CurveReport
     return TrainResult(
+        diagnosis=reports[0].top_diagnosis if reports else None,
         run_dir=str(cfg.paths.output_dir),
         monitor=str(cfg.task.monitor),
         best_score=best_score,

@@ -149,7 +149,8 @@ def all_rules(
 def _model_name(cfg: DictConfig) -> str:
     name = str(get(cfg, "model._target_", "?")).rsplit(".", 1)[-1]
     if get(cfg, "model.backbone"):
-        name += f" {get(cfg, 'model.backbone')} {get(cfg, 'model.base_channels')}×{get(cfg, 'model.num_blocks')}"
+        width, blocks = get(cfg, "model.base_channels"), get(cfg, "model.num_blocks")
+        name += f" {get(cfg, 'model.backbone')} {width}×{blocks}"
     return name
 
 
@@ -282,7 +283,8 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text or "", encoding="utf-8")
         print(
-            f"wrote {args.out}: {review.count('error')} error(s), {review.count('warning')} warning(s)"
+            f"wrote {args.out}: {review.count('error')} error(s), "
+            f"{review.count('warning')} warning(s)"
         )
     elif text is not None:
         print(text, end="")

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from ocec_lightning.analysis.curves import CurveAnalysis, train_counterpart
-from ocec_lightning.analysis.curves_text import label
+from ocec_lightning.analysis.curves_text import colon, label
 
 PHASE_COLORS = {"early": "#dbe9f6", "mid": "#e2f0dc", "late": "#fcf0cc", "overfitting": "#f9d9d6"}
 TRAIN, VAL, ACCENT = "#7f8c99", "#1f5fa8", "#c0392b"
@@ -63,7 +63,7 @@ def _empty(ax: Axes, lang: str) -> None:
 
 
 def _metric(ax: Axes, a: CurveAnalysis, lang: str) -> None:
-    _frame(ax, a, f"{label('plot_metric', lang)}: {a.monitor}", lang, legend=True)
+    _frame(ax, a, label("plot_metric", lang) + colon(lang) + a.monitor, lang, legend=True)
     x = a.epochs
     train_key = train_counterpart(a.history, a.monitor)
     if train_key is not None:

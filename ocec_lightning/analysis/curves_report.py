@@ -100,8 +100,8 @@ def _key_numbers(a: CurveAnalysis, lang: str) -> list[str]:
         sep = "" if lang == "zh" else " "
         rows.append((label("best", lang), f"**{_v(a.best_value)}**{sep}{at}"))
         final = _v(a.final_value)
-        if a.decline_pct is not None:
-            final += paren(label("vs_best", lang, pct=-a.decline_pct), lang)
+        if a.decline_pct:  # None (best = 0) or 0 (the final epoch is the best): nothing to say
+            final += paren(label("vs_best", lang, pct=a.decline_pct), lang)
         rows.append((label("final", lang, epoch=a.final_epoch), final))
         if a.after_best_mean is not None:
             after = sum(np.isfinite(a.metric[(a.best_index or 0) + 1 :]))
@@ -109,8 +109,8 @@ def _key_numbers(a: CurveAnalysis, lang: str) -> list[str]:
             rows.append((label("after_best", lang), _v(a.after_best_mean) + paren(count, lang)))
         k = min(a.last_n, a.n_valid)
         last = f"{_v(a.last_n_mean)} ± {_v(a.last_n_std)}"
-        if a.last_n_gap_pct is not None:
-            last += paren(label("vs_best", lang, pct=-a.last_n_gap_pct), lang)
+        if a.last_n_gap_pct:
+            last += paren(label("vs_best", lang, pct=a.last_n_gap_pct), lang)
         rows.append((label("last_n", lang, n=k), last))
     if a.lr is not None:
         peak = _lr(a.lr.peak)
@@ -205,7 +205,7 @@ def _method(a: CurveAnalysis, lang: str) -> list[str]:
             how = how[len(key) :].strip().removeprefix("(").removesuffix(")")
         shown = f"`{key}`" + (paren(how, lang) if how else "") if key else label("not_found", lang)
         lines.append(f"- {label('role_' + role, lang)}{colon(lang)}{shown}")
-    lines += ["", "- " + label("phase_rule", lang)]
+    lines += ["", f"*{label('how', lang)}*{colon(lang)}", "", "- " + label("phase_rule", lang)]
     if a.gap_label is None:
         lines.append("- " + label("gap_none", lang))
     else:

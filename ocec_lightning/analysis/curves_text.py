@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 LANGS = ("en", "zh")
+LUCK_NOISE_UNITS = 3.0  # a best within 3 noise units of the last-N mean is partly luck
 TEXT_FILE = Path(__file__).with_name("curves_text.yaml")
 
 
@@ -91,6 +92,8 @@ def diagnosis_text(
     if analysis.schedule is not None and analysis.schedule.name:
         values["schedule_text"] = schedule_text(analysis.schedule, lang)
     values["val_loss_rose"] = True if (evidence.get("val_loss_rise_pct") or 0) > 0 else None
+    luck = evidence.get("best_vs_last_n_noise")
+    values["lucky_best"] = True if luck is not None and 0 < luck <= LUCK_NOISE_UNITS else None
     for reason in str(evidence.get("reasons", "")).split(", "):
         values[f"reason_{reason}"] = True
     kept = [p[-1] for p in entry["text"] if all(values.get(k) is not None for k in p[:-1])]

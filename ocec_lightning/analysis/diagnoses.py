@@ -13,6 +13,7 @@ are the rules an engineer applies reading them (seeds 002 and 003).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,8 @@ SEVERITIES = ("error", "warning", "info")
 MISMATCH_FRACTION = 0.8  # run shorter than 80% of the planned schedule ...
 LR_STILL_HIGH_PCT = 30.0  # ... while the LR is still >= 30% of its peak at the end
 LR_HIGH_AT_BEST_PCT = 50.0  # best epoch reached with the LR >= 50% of its peak
-NOISE_PCT = 1.0  # epoch-to-epoch noise of the late metric >= 1% of its mean
+NOISE_PCT = 1.0  # epoch-to-epoch noise of the late metric >= 1% of its mean ...
+NOISE_OF_GAIN_PCT = 2.0  # ... and >= 2% of what the run gained (first value -> best)
 STALL_CHANGE_PCT = -1.0  # loss fell by less than 1% over the last quarter ...
 STALL_STD_PCT = 1.0  # ... and moved by less than 1% (std)
 NO_GAIN_PCT = 0.5  # the monitored metric improved by less than 0.5% (of the best)
@@ -188,12 +190,17 @@ def early_stop_eager(a: CurveAnalysis) -> Found:
 
 
 def noisy_validation(a: CurveAnalysis) -> Found:
-    """Epoch-to-epoch noise of the late metric >= 1% of its mean."""
+    """Epoch-to-epoch noise of the late metric >= 1% of its mean and >= 2% of the gain."""
     f = a.fluctuation
-    if f is None or not f.mean or 100 * f.noise / abs(f.mean) < NOISE_PCT:
+    first = a.metric[np.isfinite(a.metric)][0] if a.n_valid else math.nan
+    gain = abs(a.best_value - first) if a.best_value is not None else math.nan
+    if f is None or not f.mean or not gain or 100 * f.noise / abs(f.mean) < NOISE_PCT:
+        return None
+    if 100 * f.noise / gain < NOISE_OF_GAIN_PCT:
         return None
     evidence = {"first": f.first, "last": f.last, "mean": f.mean, "std": f.std}
     evidence.update(noise=f.noise, noise_pct=100 * f.noise / abs(f.mean), range_pct=f.range_pct)
+    evidence["noise_of_gain_pct"] = 100 * f.noise / gain
     if a.best_value is not None and a.last_n_mean is not None and f.noise > 0:
         evidence["best_vs_last_n_noise"] = a.sign * (a.best_value - a.last_n_mean) / f.noise
     fixes = []

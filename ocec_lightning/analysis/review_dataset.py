@@ -116,6 +116,7 @@ def recommend(cfg: DictConfig, facts: RunFacts, ref: Reference | None = None) ->
     adaptive = optimizer_family(cfg) == "adaptive"
     lr = suggested_lr(cfg, reference_for(cfg, ref), effective)
     spe = math.ceil(train / effective)
+    target = TARGET_STEPS.get(facts.task, 100)
     out.append(
         Finding(
             "dataset.batch_lr",
@@ -124,10 +125,11 @@ def recommend(cfg: DictConfig, facts: RunFacts, ref: Reference | None = None) ->
             Msg(f"batch {batch} with lr {lr_str(lr)}", f"batch {batch}，lr {lr_str(lr)}"),
             shape
             + Msg(
-                f"; batch {batch} gives ~{spe} steps/epoch (target ≥ {TARGET_STEPS.get(facts.task, 100)}); "
-                f"{'square-root' if adaptive else 'linear'} rule for the effective batch {effective:,}",
-                f"；batch {batch} 约每轮 {spe} 步（目标 ≥ {TARGET_STEPS.get(facts.task, 100)}）；按有效批次 {effective:,} "
-                f"做{'平方根' if adaptive else '线性'}缩放",
+                f"; batch {batch} gives ~{spe} steps/epoch (target ≥ {target}); "
+                f"{'square-root' if adaptive else 'linear'} rule for the effective batch "
+                f"{effective:,}",
+                f"；batch {batch} 约每轮 {spe} 步（目标 ≥ {target}）；"
+                f"按有效批次 {effective:,} 做{'平方根' if adaptive else '线性'}缩放",
             ),
             f"data.batch_size={batch} optimizer.lr={lr_str(lr)}",
         )
@@ -170,18 +172,20 @@ def recommend(cfg: DictConfig, facts: RunFacts, ref: Reference | None = None) ->
     size = _size_suggestion(facts)
     if size is not None:
         native = data.native_size or (0, 0)
+        median = f"{native[0]:g}×{native[1]:g}"
         out.append(
             Finding(
                 "dataset.image_size",
                 "data.image_size",
                 "info",
                 Msg(
-                    f"input {list(data.image_size)} up-samples the images (median {native[0]:g}×{native[1]:g})",
-                    f"输入 {list(data.image_size)} 对图像放大（中位尺寸 {native[0]:g}×{native[1]:g}）",
+                    f"input {list(data.image_size)} up-samples the images (median {median})",
+                    f"输入尺寸 {list(data.image_size)} 会放大图像（中位尺寸 {median}）",
                 ),
                 Msg(
-                    "up-sampling adds compute, not information (upstream OCEC chose 24×40 from measured eye sizes)",
-                    "放大只增加计算量、不增加信息（上游 OCEC 依据实测眼睛尺寸选择 24×40）",
+                    "up-sampling adds compute, not information (upstream OCEC chose 24×40 from "
+                    "measured eye sizes)",
+                    "放大只增加计算量，不增加信息（上游 OCEC 依据实测的眼睛尺寸选择了 24×40）",
                 ),
                 f"data.image_size=[{size[0]},{size[1]}]",
             )

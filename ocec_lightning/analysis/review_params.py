@@ -45,10 +45,11 @@ def _warmup(cfg: DictConfig, facts: RunFacts) -> str | Msg | None:
     else:
         start = f"start_factor {warm.get('start_factor')}"
     given = next((f"{k} {warm[k]}" for k in ("epochs", "steps", "ratio") if warm.get(k)), "")
-    per_step = warm.get("interval", "step") == "step"
+    step = warm.get("interval", "step") == "step"
+    mode = warm.get("mode")
     return Msg(
-        f"{given} = {steps:,} steps, {start}, {warm.get('mode')}, per {'step' if per_step else 'epoch'}",
-        f"{given} = {steps:,} 步，{start}，{warm.get('mode')}，{'每步' if per_step else '每轮'}更新",
+        f"{given} = {steps:,} steps, {start}, {mode}, per {'step' if step else 'epoch'}",
+        f"{given} = {steps:,} 步，{start}，{mode}，{'每步' if step else '每轮'}更新",
     )
 
 

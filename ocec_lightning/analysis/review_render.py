@@ -40,7 +40,8 @@ HEAD = {
     "evidence": Msg("Evidence", "依据"),
     "epoch": Msg("Epoch", "轮次"),
     "of_base": Msg("% of base LR", "占基础学习率"),
-    "recommendation": Msg("Recommendation", "建议"),
+    "recommendation": Msg("Recommendation", "推荐"),
+    "override": Msg("Override", "覆盖参数"),
     "ok": Msg("ok", "合理"),
     "verdict": Msg("Verdict", "结论"),
     "defaults": Msg("(defaults)", "（默认配置）"),
@@ -55,6 +56,10 @@ def _colon(lang: str) -> str:
     return "：" if lang == "zh" else ": "
 
 
+def _paren(text: str, lang: str) -> str:
+    return f"（{text}）" if lang == "zh" else f" ({text})"
+
+
 def _text(value: object, lang: str) -> str:
     return value.get(lang) if isinstance(value, Msg) else str(value)
 
@@ -63,6 +68,7 @@ def verdict(review: Review, lang: str) -> str:
     e, w, i = (review.count(s) for s in ("error", "warning", "info"))
     if lang == "zh":
         return f"{e} 个错误 · {w} 个警告 · {i} 条提示"
+
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -110,8 +116,7 @@ def _note_md(finding: Finding, lang: str) -> str:
     line = f"- **{_cell(finding.title.get(lang))}** (`{finding.key}`){_colon(lang)}"
     line += finding.evidence.get(lang)
     if finding.suggestion:
-        why = f"（{finding.why.get(lang)}）" if finding.why and lang == "zh" else ""
-        why = f" ({finding.why.get(lang)})" if finding.why and lang != "zh" else why
+        why = _paren(finding.why.get(lang), lang) if finding.why else ""
         line += f" → `{finding.suggestion}`{why}"
     return line
 
@@ -161,10 +166,10 @@ def markdown(review: Review, lang: str = "en") -> str:
             for r in review.lr_table
         ]
     if review.recommendations:
-        heads = [_h(k, lang) for k in ("recommendation", "evidence", "suggestion")]
+        heads = [_h(k, lang) for k in ("recommendation", "evidence", "override")]
         out += ["", f"## {_h('recs', lang)}", "", "| " + " | ".join(heads) + " |", "|---|---|---|"]
         for rec in review.recommendations:
-            why = f" ({rec.why.get(lang)})" if rec.why else ""
+            why = _paren(rec.why.get(lang), lang) if rec.why else ""
             suggestion = f"`{rec.suggestion}`" if rec.suggestion else ""
             title, evidence = _cell(rec.title.get(lang) + why), _cell(rec.evidence.get(lang))
             out.append(f"| {title} | {evidence} | {suggestion} |")
@@ -227,9 +232,9 @@ def print_rich(review: Review, lang: str = "en", console: Console | None = None)
     if review.recommendations:
         recs = Table(title=_h("recs", lang))
         recs.add_column(_h("recommendation", lang), overflow="fold")
-        recs.add_column(_h("suggestion", lang), overflow="fold")
+        recs.add_column(_h("override", lang), overflow="fold")
         for rec in review.recommendations:
-            why = f" ({rec.why.get(lang)})" if rec.why else ""
+            why = _paren(rec.why.get(lang), lang) if rec.why else ""
             recs.add_row(escape(rec.title.get(lang) + why), escape(rec.suggestion or ""))
         console.print(recs)
     console.print(

@@ -108,7 +108,8 @@ def lr_vs_batch(cfg: DictConfig, facts: RunFacts, ref: Reference | None = None) 
     evidence = join(
         [
             Msg(
-                f"effective batch {facts.effective_batch:,} = {b} × {w} device(s) × {a} accumulation",
+                f"effective batch {facts.effective_batch:,} = {b} × {w} device(s) × "
+                f"{a} accumulation",
                 f"有效批次 {facts.effective_batch:,} = {b} × {w} 个设备 × 梯度累积 {a}",
             ),
             Msg(f"reference: {ref.source.en}", f"参考：{ref.source.zh}"),

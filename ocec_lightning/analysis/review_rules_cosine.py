@@ -194,12 +194,15 @@ def warm_restarts(
     t0, mult = int(get(cfg, "scheduler.T_0")), int(get(cfg, "scheduler.T_mult", 1))
     restarts = sched.rises_after_warmup()
     warm, epochs = sched.warmup_epochs, facts.max_epochs
-    at = restarts or "none"
+    if restarts:
+        at_en = "restarts at epochs " + ", ".join(map(str, restarts))
+        at_zh = "重启发生在第 " + "、".join(map(str, restarts)) + " 轮"
+    else:
+        at_en, at_zh = "no restart", "没有任何重启"
     listed = Msg(
-        f"restarts at epochs {at} (T_0={t0}, T_mult={mult}, after {warm} warmup epochs) in "
-        f"{epochs} epochs",
-        f"重启发生在第 {restarts or '（无）'} 轮（T_0={t0}，T_mult={mult}，在 {warm} 轮预热之后），"
-        f"共 {epochs} 轮",
+        f"{at_en} (T_0={t0}, T_mult={mult}, counted after {warm} warmup epochs) in a "
+        f"{epochs}-epoch run",
+        f"{at_zh}（T_0={t0}，T_mult={mult}，从 {warm} 轮预热结束后起算），共 {epochs} 轮",
     )
     out = []
     if not restarts:

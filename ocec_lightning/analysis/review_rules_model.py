@@ -60,7 +60,8 @@ def weight_decay(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
     evidence = Msg(
         f"{name} weight_decay {lr_str(value)}; norm weights and biases "
         f"{'decayed' if norms else 'not decayed'}",
-        f"{name} weight_decay {lr_str(value)}；归一化层权重与偏置{'参与' if norms else '不参与'}衰减",
+        f"{name} weight_decay {lr_str(value)}；"
+        f"归一化层权重与偏置{'参与' if norms else '不参与'}衰减",
     )
     if target.endswith(".Adam") and value > 0:
         title = Msg(

@@ -136,7 +136,8 @@ def _unreachable(cfg: DictConfig, facts: RunFacts) -> Finding:
         Msg(
             f"{warm} warmup epochs (not observed) + more than {first} epochs without improvement "
             f"> max_epochs={facts.max_epochs}",
-            f"预热 {warm} 轮（不计入观察）+ 超过 {first} 个未改善轮次 > max_epochs={facts.max_epochs}",
+            f"预热 {warm} 轮（不计入观察）+ 超过 {first} 个未改善轮次 > "
+            f"max_epochs={facts.max_epochs}",
         ),
         f"trainer.max_epochs={needed}",
         Msg(

@@ -16,12 +16,12 @@ import math
 
 from omegaconf import DictConfig
 
+from ocec_lightning.analysis.review_dataset import TARGET_STEPS, recommend_batch
 from ocec_lightning.analysis.review_facts import RunFacts, get
 from ocec_lightning.analysis.review_findings import Finding, Msg, join, num, pct
 
 NICE_DECAYS = (0.9999, 0.9998, 0.9995, 0.999, 0.998, 0.995, 0.99, 0.98, 0.95, 0.9)
 MIN_STEPS_PER_EPOCH = 10
-TARGET_STEPS_PER_EPOCH = 50
 
 
 def decay_for(horizon_steps: float, every: int = 1) -> float:
@@ -104,7 +104,8 @@ def ema(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
                 + Msg(
                     "; validation (on EMA weights) shows an improvement that late, so early "
                     "stopping and the plateau judge stale weights",
-                    "；验证使用 EMA 权重，改进要滞后这么久才显现，早停与平台调度器评估的是过时的权重",
+                    "；验证使用 EMA 权重，改进要滞后这么久才显现，"
+                    "早停与平台调度器评估的是过时的权重",
                 ),
                 f"callbacks.ema.decay={decay_for(target_epochs * spe, every)}",
                 Msg(
@@ -195,7 +196,8 @@ def precision(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
                 Msg(
                     f"precision {value} with accelerator={accelerator}: on a GPU bf16-mixed runs "
                     "about 2× faster and halves activation memory",
-                    f"precision {value}，accelerator={accelerator}：在 GPU 上 bf16-mixed 约快 2 倍，"
+                    f"precision {value}，accelerator={accelerator}："
+                    "在 GPU 上 bf16-mixed 约快 2 倍，"
                     "激活显存减半",
                 ),
                 "trainer.precision=bf16-mixed",
@@ -248,8 +250,7 @@ def steps(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
         )
         return [Finding("steps.none", key, "error", title, evidence, f"data.batch_size={batch}")]
     if train and spe < MIN_STEPS_PER_EPOCH:
-        per_device = train // (facts.world * facts.accumulation * TARGET_STEPS_PER_EPOCH)
-        batch = max(1, 2 ** int(math.log2(max(1, per_device))))
+        batch, target = recommend_batch(facts), TARGET_STEPS.get(facts.task, 100)
         return [
             Finding(
                 "steps.few",
@@ -259,9 +260,8 @@ def steps(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
                 evidence,
                 f"data.batch_size={batch}",
                 Msg(
-                    f"≥ {TARGET_STEPS_PER_EPOCH} steps per epoch: plateau, early stopping and EMA "
-                    "work in epochs",
-                    f"每轮 ≥ {TARGET_STEPS_PER_EPOCH} 步：平台调度、早停和 EMA 都以轮为单位工作",
+                    f"≥ {target} steps per epoch: plateau, early stopping and EMA work in epochs",
+                    f"每轮 ≥ {target} 步：平台调度、早停和 EMA 都以轮为单位工作",
                 ),
             )
         ]

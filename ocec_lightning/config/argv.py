@@ -32,8 +32,20 @@ def _quote_value(value: str) -> str:
         return value
     if re.match(r"^\w+\(.*\)$", value, re.S) or (value.startswith("[") and value.endswith("]")):
         head, inner, tail = _split_brackets(value)
-        return head + ",".join(_quote_item(i) for i in _split_top_level(inner)) + tail
+        return head + ",".join(_quote_arg(i) for i in _split_top_level(inner)) + tail
     return ",".join(_quote_item(item) for item in _split_top_level(value))
+
+
+def _quote_arg(arg: str) -> str:
+    # An argument of a grammar function or a list item: `name=value` keyword arguments
+    # (glob(*,exclude=[保守,seg_*])) and lists are quoted item by item.
+    keyword = re.match(r"^(\s*[A-Za-z_][A-Za-z0-9_]*\s*=)(.*)$", arg, re.S)
+    if keyword:
+        return keyword[1] + _quote_arg(keyword[2])
+    stripped = arg.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        return "[" + ",".join(_quote_arg(i) for i in _split_top_level(stripped[1:-1])) + "]"
+    return _quote_item(arg)
 
 
 def _quote_item(item: str) -> str:

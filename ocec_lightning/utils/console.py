@@ -27,6 +27,8 @@ def print_summary(result: Any, out: Console | None = None) -> None:
     for key, value in sorted(result.test_metrics.items()):
         table.add_row(key, f"{value:.4f}")
     out.print(table)
+    if getattr(result, "diagnosis", None):
+        out.print(f"[bold]top diagnosis:[/] {result.diagnosis} (analysis.md)", soft_wrap=True)
     for label, path in (
         ("best checkpoint", result.best_checkpoint),
         ("last checkpoint", result.last_checkpoint),

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.callbacks.classification_plots import ClassificationPlots
+from ocec_lightning.callbacks.curve_report import CurveReport
 from ocec_lightning.callbacks.ema import EMA
 from ocec_lightning.config.compose import compose_config
 from ocec_lightning.errors import ConfigError
@@ -29,6 +30,7 @@ GROUP = [
     LearningRateMonitor,
     RichProgressBar,
     RichModelSummary,
+    CurveReport,
 ]
 # conf/task/classification.yaml adds its callbacks after the group's, whatever the option.
 TASK = [ClassificationPlots]

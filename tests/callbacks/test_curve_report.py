@@ -3,6 +3,7 @@ from the run dir's own files; bad arguments fail at construction; no log = a war
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -45,6 +46,9 @@ def test_short_training_writes_the_report(
     assert report.top_diagnosis is not None and report.top_diagnosis.startswith("info: ")
     assert "轮数太少" in report.top_diagnosis  # 3 epochs: too little to judge
     assert report.written == [run / "analysis.md", run / "analysis.png"]
+    # The run summary (and summary.json) carry the top finding.
+    assert result.diagnosis == report.top_diagnosis
+    assert json.loads((run / "summary.json").read_text())["diagnosis"] == report.top_diagnosis
 
 
 def test_arguments_are_checked() -> None:

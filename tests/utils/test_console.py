@@ -24,6 +24,7 @@ def test_summary_paths_are_never_cut(width: int) -> None:
         epochs=12,
         seconds=127.0,
         test_metrics={"test/f1": 0.96712},
+        diagnosis="warning: Overfitting after epoch 92",
     )
     out = io.StringIO()
     print_summary(result, Console(file=out, width=width, color_system=None))
@@ -34,3 +35,4 @@ def test_summary_paths_are_never_cut(width: int) -> None:
     assert f"last checkpoint: {result.last_checkpoint}" in lines
     assert f"run dir: {LONG}" in lines
     assert "0.9831" in text and "0.9671" in text
+    assert "top diagnosis: warning: Overfitting after epoch 92 (analysis.md)" in lines

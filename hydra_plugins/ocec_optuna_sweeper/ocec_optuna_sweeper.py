@@ -1,0 +1,56 @@
+"""Hydra finds plugins by walking the `hydra_plugins` namespace package and accepts only
+classes defined under it, so the two sweepers are declared here and do their work in
+`ocec_lightning.sweeps`:
+
+- `hydra/sweeper: ocec_optuna` (OcecOptunaSweeper): Optuna 5 sweeps with resume, pruning
+  and failure handling; its own name, so it never clashes with `hydra-optuna-sweeper`.
+- `hydra/sweeper: ocec_basic` (OcecBasicSweeper, the default of conf/hydra/default.yaml):
+  Hydra's basic sweeper with every expanded override quoted, so a glob over Chinese
+  option names (`preset=glob(*)`) composes.
+
+Importing this module (Hydra does so on every start) registers the configs and imports
+neither optuna nor torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.types import Override
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+from ocec_lightning.sweeps.config import register_configs
+
+register_configs()
+
+
+class OcecOptunaSweeper(Sweeper):
+    """Delegates to `ocec_lightning.sweeps.sweeper.OptunaSweeperImpl` (imported lazily)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from ocec_lightning.sweeps.sweeper import OptunaSweeperImpl
+
+        self.sweeper = OptunaSweeperImpl(**kwargs)
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: list[str]) -> Any:
+        return self.sweeper.sweep(arguments)
+
+
+class OcecBasicSweeper(BasicSweeper):
+    """Hydra's basic sweeper; the overrides it expands are quoted like the command line's."""
+
+    @staticmethod
+    def split_arguments(
+        overrides: list[Override], max_batch_size: int | None
+    ) -> list[list[list[str]]]:
+        from ocec_lightning.sweeps.basic import quote_batches
+
+        return quote_batches(BasicSweeper.split_arguments(overrides, max_batch_size))
