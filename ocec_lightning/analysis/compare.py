@@ -4,8 +4,9 @@ A multirun directory (Hydra's `multiruns/<time>/<job>/`, or any folder of run di
 expanded into its runs. Each run's `History` (see `history_io`) gives the best monitored
 value and its epoch, the mean of the last N epochs, the last value; `summary.json` the
 wall time; `failure.json` / `summary.json` the status. The table shows only the config
-keys whose values differ between runs: the resolved configs are flattened, values
-derived from the run's own directory are made equal (`<run>`), and keys carrying the
+keys whose values differ between runs: the resolved configs are compared key by key
+(`paths`, loggers and output dirs skipped, the run's own directory written `<run>`, a
+component present in only some runs shown by its class name), and keys carrying the
 same values as a shorter key (`task.module.optimizer.lr` vs `optimizer.lr`) are merged.
 Output: a rich table in the terminal, `compare.md` and `compare.png` (monitored metric
 and val loss per epoch, one line per run, best epochs starred), rows sorted by best.

@@ -43,7 +43,7 @@ class History:
     epochs: np.ndarray  # int, ascending, one entry per row of every series
     series: dict[str, np.ndarray]  # key -> float values (NaN = not logged that epoch)
     roles: dict[str, str | None]  # role in ROLES -> series key (None = not found)
-    picked: dict[str, str]  # role -> "auto: <why>" or "given"
+    picked: dict[str, str]  # role -> "<key> (auto: <why>)", "<key> (config ...)" or "given"
     mode: str = "max"  # direction of the monitored metric: max | min
     settings: RunSettings | None = None
     wall_seconds: float | None = None

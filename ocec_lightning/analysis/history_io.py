@@ -338,8 +338,8 @@ def _auto_loss(keys: list[str], words: re.Pattern[str]) -> str | None:
     if words is TRAIN_WORDS and not losses:
         losses = [k for k in keys if k.lower() == "loss"]
     # Prefer epoch-level over step-level names, then the shortest name.
-    order = lambda k: (k.endswith("_step"), not k.endswith("_epoch"), len(k))  # noqa: E731
-    return min(losses, key=order) if losses else None
+    ranked = sorted(losses, key=lambda k: (k.endswith("_step"), not k.endswith("_epoch"), len(k)))
+    return ranked[0] if ranked else None
 
 
 def _auto_monitor(keys: list[str]) -> tuple[str, str] | None:

@@ -284,10 +284,12 @@ def watch(
     last: int = 10,
     monitor: str | None = None,
     console: Console | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> WatchResult:
-    """Refresh the summary of `run_dir` until the run ends (see the module docstring)."""
+    """Refresh the summary of `run_dir` until the run ends (see the module docstring).
+    `sleep` / `clock` (default: `time.sleep` / `time.monotonic`) let tests drive time."""
+    sleep, clock = sleep or time.sleep, clock or time.monotonic
     path = Path(run_dir)
     if not path.exists():
         raise DataError(f"{path}: no such run directory; expected the run dir of a training")

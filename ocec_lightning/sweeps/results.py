@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,9 @@ def write_plots(study: optuna.Study, sweep_dir: Path) -> dict[str, str]:
         if multi:
             kwargs = {"target": lambda t: t.values[0], "target_name": "objective 0"}
         try:
-            axes = quiet(getattr(ovm, function))(study, **kwargs)
+            with warnings.catch_warnings():  # e.g. identical xlims of a one-value slice
+                warnings.simplefilter("ignore", UserWarning)
+                axes = quiet(getattr(ovm, function))(study, **kwargs)
             figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
             figure.savefig(Path(sweep_dir) / name, dpi=100, bbox_inches="tight")
             import matplotlib.pyplot as plt

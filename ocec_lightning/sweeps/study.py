@@ -52,7 +52,6 @@ def make_storage(
 ) -> RDBStorage:
     """An RDB storage; with a heartbeat interval, trials whose process stopped sending
     heartbeats for `grace_period` seconds are failed and re-queued with their parameters."""
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {}
@@ -64,7 +63,7 @@ def make_storage(
                 max_retry=max_retry
             ),
         }
-    return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+    return quiet(RDBStorage)(url, engine_kwargs=_engine_kwargs(url), **kwargs)
 
 
 def directions(direction: Any) -> list[str]:
@@ -90,11 +89,14 @@ def build_pruner(pruner_cfg: DictConfig | None) -> optuna.pruners.BasePruner:
 
 
 def quiet(fn: Any) -> Any:
-    """`fn` with Optuna's ExperimentalWarning silenced (heartbeat API, matplotlib plots)."""
+    """`fn` with Optuna's notices about its experimental API silenced (heartbeat, retry
+    callback, matplotlib plots) and its hint that heartbeats are meant for
+    Study.optimize (this sweeper records them itself)."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
             return fn(*args, **kwargs)
 
     return call
@@ -120,14 +122,15 @@ class TrialRef:
 
 def load_trial(ref: TrialRef, pruner: optuna.pruners.BasePruner) -> optuna.trial.Trial:
     """The running trial `ref` points at, with the study's pruner, for the job to report to."""
-    storage = RDBStorage(ref.storage, engine_kwargs=make_storage_kwargs(ref.storage))
+    storage = RDBStorage(ref.storage, engine_kwargs=_engine_kwargs(ref.storage))
     study_id = storage.get_study_id_from_name(ref.study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, ref.number)
     study = optuna.load_study(study_name=ref.study_name, storage=storage, pruner=pruner)
     return optuna.trial.Trial(study, trial_id)
 
 
-def make_storage_kwargs(url: str) -> dict[str, Any]:
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    # SQLite: wait for a lock held by another connection (sweeper and job write in turn).
     return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
 
 

@@ -156,13 +156,15 @@ class OptunaSweeperImpl:
                 if self._grid_exhausted(study):
                     log.info("the grid sampler has visited every point")
                     break
-                batch = [study.ask(space.distributions) for _ in range(min(self.n_jobs, budget))]
+                ask = quiet(study.ask)
+                batch = [ask(space.distributions) for _ in range(min(self.n_jobs, budget))]
                 if self.custom_search_space is not None:
                     for trial in batch:
                         self.custom_search_space(self.config, trial)
                 returns.append(self._run_batch(study, batch, space, sweep_dir))
                 results.write_summary(study, sweep_dir, self.n_trials, self.top_k)
-                self._check_failure_rate(study)
+                if self._remaining(study) > 0:
+                    self._check_failure_rate(study)
         finally:
             results.write_summary(study, sweep_dir, self.n_trials, self.top_k)
             if self.plots:
@@ -275,14 +277,14 @@ class OptunaSweeperImpl:
         if failure:
             return self._fail(study, trial, failure)
         if attrs.get(PRUNED_ATTR):
-            study.tell(trial, state=TrialState.PRUNED)
+            _told(study, trial, state=TrialState.PRUNED)
             log.info(f"trial {trial.number} pruned: {attrs[PRUNED_ATTR]}")
             return None
         values = attrs.get(OBJECTIVE_ATTR, ret._return_value)
         checked = self._check_values(values)
         if isinstance(checked, str):
             return self._fail(study, trial, checked)
-        study.tell(trial, checked)
+        _told(study, trial, values=checked)
         log.info(f"trial {trial.number} finished: {checked}")
         return None
 
@@ -302,7 +304,7 @@ class OptunaSweeperImpl:
     def _fail(self, study: optuna.Study, trial: optuna.trial.Trial, error: str) -> None:
         log.warning(f"trial {trial.number} failed: {error}")
         trial.set_user_attr(ERROR_ATTR, error[:2000])
-        study.tell(trial, state=TrialState.FAIL)
+        _told(study, trial, state=TrialState.FAIL)
 
     def _check_failure_rate(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)
@@ -314,6 +316,17 @@ class OptunaSweeperImpl:
                 f"max_failure_rate={self.max_failure_rate} x n_trials={self.n_trials}; "
                 f"last error: {failed[-1].user_attrs.get(ERROR_ATTR)}"
             )
+
+
+def _told(study: optuna.Study, trial: optuna.trial.Trial, **kwargs: Any) -> None:
+    """`study.tell`, outside `Study.optimize`: the grid sampler calls `study.stop()` once
+    its grid is used up, which raises here after the state was stored; the loop sees
+    the exhausted grid itself."""
+    try:
+        study.tell(trial, **kwargs)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
 
 
 def _read_failure(ret: JobReturn) -> str | None:

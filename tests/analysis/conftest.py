@@ -57,8 +57,6 @@ def write_lightning_csv(
 ) -> Path:
     """metrics.csv as Lightning's CSVLogger writes it: LR rows with only a step (from
     LearningRateMonitor), per-step train rows, then per epoch a val row and a train row."""
-    keys = ["epoch", "lr-AdamW", "step", "test/f1", "train/loss_epoch", "train/loss_step"]
-    keys += ["val/f1", "val/loss"]
     rows: list[dict[str, Any]] = []
     n = len(val_f1 or [])
     for epoch in range(n):
@@ -77,6 +75,7 @@ def write_lightning_csv(
             rows.append({"epoch": epoch, "step": end, "train/loss_epoch": train_loss[epoch]})
     if test_row:
         rows.append({"epoch": n, "step": n * steps, "test/f1": 0.5})
+    keys = sorted({key for row in rows for key in row})  # only what was logged, sorted
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=keys)

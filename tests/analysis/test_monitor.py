@@ -165,6 +165,8 @@ def test_monitor_a_real_training(tmp_path):
         "trainer.num_sanity_val_steps=0",
         "callbacks.progress_bar=null",
         "callbacks.model_summary=null",
+        "callbacks=minimal",  # no EMA, curve report or per-epoch plots: seconds saved
+        "callbacks.classification_plots=null",
         "test=false",
     ]
     train = Path(sys.executable).with_name("ocec-train")
