@@ -51,6 +51,7 @@ class OcecBasicSweeper(BasicSweeper):
     def split_arguments(
         overrides: list[Override], max_batch_size: int | None
     ) -> list[list[list[str]]]:
-        from ocec_lightning.sweeps.basic import quote_batches
+        from ocec_lightning.sweeps.basic import quote_batches, unquote_globs
 
+        unquote_globs(overrides)
         return quote_batches(BasicSweeper.split_arguments(overrides, max_batch_size))

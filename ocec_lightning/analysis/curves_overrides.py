@@ -4,7 +4,7 @@ The diagnoses suggest changes as complete override lines; this module makes sure
 run: a key is suggested only when the run's config has it (`has`), values are printed
 so Hydra parses them (`num`), a split change keeps the three ratios summing to 1, and a
 scheduler switch deletes (`~scheduler.<key>`) the keys an experiment or preset of the run
-set that the new scheduler does not take (`experiment=seg_seed002` sets scheduler.T_max,
+set that the new scheduler does not take (`preset=seg_slow_decay` sets scheduler.T_max,
 which `scheduler=cosine_warm_restarts` would otherwise receive and reject). The run's
 experiment / preset come from Hydra's `.hydra/overrides.yaml` beside its config.
 """

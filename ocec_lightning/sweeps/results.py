@@ -96,9 +96,14 @@ def write_summary(study: optuna.Study, sweep_dir: Path, n_trials: int, top_k: in
 
 def write_plots(study: optuna.Study, sweep_dir: Path) -> dict[str, str]:
     """Save the PNGs; returns file -> "written" or why it was skipped (also in the YAML)."""
+    import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 
+    from ocec_lightning.analysis.curves_report import cjk_font
     from ocec_lightning.sweeps.study import quiet
+
+    font = cjk_font()
+    rc = {"font.sans-serif": [font, *plt.rcParams["font.sans-serif"]]} if font else {}
 
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     multi = len(study.directions) > 1
@@ -111,13 +116,13 @@ def write_plots(study: optuna.Study, sweep_dir: Path) -> dict[str, str]:
         if multi:
             kwargs = {"target": lambda t: t.values[0], "target_name": "objective 0"}
         try:
-            with warnings.catch_warnings():  # e.g. identical xlims of a one-value slice
+            # Chinese option names need a CJK font when there is one; matplotlib's
+            # warnings (missing glyphs, identical xlims of a one-value slice) are noise.
+            with warnings.catch_warnings(), plt.rc_context(rc):
                 warnings.simplefilter("ignore", UserWarning)
                 axes = quiet(getattr(ovm, function))(study, **kwargs)
-            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
-            figure.savefig(Path(sweep_dir) / name, dpi=100, bbox_inches="tight")
-            import matplotlib.pyplot as plt
-
+                figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+                figure.savefig(Path(sweep_dir) / name, dpi=100, bbox_inches="tight")
             plt.close(figure)
             notes[name] = "written"
         except Exception as err:  # too few distinct values, a single parameter, ...

@@ -2,7 +2,7 @@
 
 `key: interval(a, b)` (float, or int when both ends are written as integers), `tag(log, interval(a, b))`,
 `choice(a, b, ...)` or a comma list `a,b`, `range(start, stop[, step])` (stop excluded,
-as in Hydra's basic sweeper). Anything else is a fixed value passed to every trial.
+as in Hydra's basic sweeper), `glob(...)` over a config group's options. Anything else is a fixed value passed to every trial.
 Chinese option names may be written unquoted, as on the command line. Trial values go
 back into overrides with strings always quoted, so option names need no escaping.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from hydra.core.override_parser.types import (
-    ChoiceSweep,
     IntervalSweep,
     Override,
     QuotedString,
@@ -32,6 +32,7 @@ from optuna.distributions import (
 from ocec_lightning.config.argv import quote_overrides
 _INT_INTERVAL = re.compile(r"interval\(\s*[-+]?\d+\s*,\s*[-+]?\d+\s*\)")
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.sweeps.basic import unquote_globs
 
 
 @dataclass
@@ -87,9 +88,11 @@ def distribution(override: Override) -> BaseDistribution | None:
     if not override.is_sweep_override():
         return None
     value = override.value()
-    if override.is_choice_sweep():
-        assert isinstance(value, ChoiceSweep) or isinstance(value, list)
-        items = value.list if isinstance(value, ChoiceSweep) else value
+    if override.is_choice_sweep():  # choice(...), a,b or glob(...) over a group's options
+        try:
+            items = list(override.sweep_iterator())
+        except HydraException as err:  # a glob without the config loader to list options
+            raise ConfigError(override.get_key_element(), override.input_line, str(err)) from err
         return CategoricalDistribution([_choice_value(v) for v in items])
     if override.is_range_sweep():
         assert isinstance(value, RangeSweep) and value.start is not None
@@ -113,8 +116,7 @@ def distribution(override: Override) -> BaseDistribution | None:
     raise ConfigError(
         override.get_key_element(),
         override.input_line,
-        "interval(a,b), tag(log,interval(a,b)), choice(...), range(...) or a comma list "
-        "(the Optuna sweeper cannot enumerate glob(...))",
+        "interval(a,b), tag(log,interval(a,b)), choice(...), range(...), glob(...) or a comma list",
     )
 
 
@@ -124,7 +126,9 @@ def parse_search_space(
     """`hydra.sweeper.params` first, then the command line's overrides (these win)."""
     lines = [f"{key}={value}" for key, value in (params or {}).items()] + list(arguments)
     space = SearchSpace()
-    for override in parser.parse_overrides(quote_overrides(lines)):
+    overrides = parser.parse_overrides(quote_overrides(lines))
+    unquote_globs(overrides)
+    for override in overrides:
         key = override.get_key_element()
         space.distributions.pop(key, None)
         space.fixed.pop(key, None)

@@ -206,8 +206,12 @@ class OptunaSweeperImpl:
         return False
 
     def _grid_exhausted(self, study: optuna.Study) -> bool:
+        """Every grid point has a trial, and none is queued (a retry keeps its point)."""
         sampler = study.sampler
-        return isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study)
+        if not isinstance(sampler, optuna.samplers.GridSampler):
+            return False
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        return not waiting and sampler.is_exhausted(study)
 
     def _sampler(self, space: SearchSpace) -> optuna.samplers.BaseSampler | None:
         cfg = self.sampler_cfg

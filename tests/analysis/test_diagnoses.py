@@ -77,15 +77,15 @@ def test_seed002_overrides_compose(tmp_path: Path) -> None:
 def test_scheduler_switch_after_an_experiment(tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
-    (run / ".hydra" / "overrides.yaml").write_text("- experiment=seg_seed002\n")
+    # seg_slow_decay sets scheduler.T_max=150, which cosine_warm_restarts does not take.
+    (run / ".hydra" / "overrides.yaml").write_text("- task=segmentation\n- preset=seg_slow_decay\n")
     h = seed002()
     assert h.settings is not None
     h.settings.source = str(run / "config.yaml")
     line = _run(h)["lr_high_at_best"].overrides[0]
-    assert line.startswith(
-        "scheduler=cosine_warm_restarts scheduler.T_max=0 ~scheduler.T_max scheduler.T_0=30"
-    )
-    cfg = compose_config(["experiment=seg_seed002", *shlex.split(line)], output_dir=tmp_path)
+    assert line.startswith("scheduler=cosine_warm_restarts ~scheduler.T_max scheduler.T_0=30")
+    base = ["task=segmentation", "preset=seg_slow_decay"]
+    cfg = compose_config([*base, *shlex.split(line)], output_dir=tmp_path)
     assert cfg.scheduler.name == "cosine_warm_restarts" and "T_max" not in cfg.scheduler
 
 

@@ -47,6 +47,13 @@ def test_wheel_contains_conf_and_entry_points(wheel: Path) -> None:
         assert script in text
 
 
+def test_wheel_ships_the_sweeper_plugin_as_a_namespace_package(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "hydra_plugins/ocec_optuna_sweeper/ocec_optuna_sweeper.py" in names
+    # Hydra walks hydra_plugins as a namespace package shared with other plugins.
+    assert "hydra_plugins/__init__.py" not in names
+
+
 def test_installed_layout_finds_its_own_conf(wheel: Path, tmp_path: Path) -> None:
     # Unpack the wheel (what pip install does) and import from there, not from the repo.
     zipfile.ZipFile(wheel).extractall(tmp_path)

@@ -14,6 +14,7 @@ TINY = [
     "data.batch_size=32",
     "data.num_workers=0",
     "callbacks=minimal",
+    "~callbacks.classification_plots",  # matplotlib figures at every validation: slow
     "logger=csv",
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=2",
