@@ -174,21 +174,36 @@ def plot_confusion(data: CurveData, class_names: Sequence[str], title: str) -> F
     return fig
 
 
+def _mark_operating_points(ax: Any, data: CurveData, x: str, y: str, fmt: str) -> None:
+    """A dot per operating point (tuned threshold, 0.5) at its (x, y) rates."""
+    for t, label, colour in _thresholds(data):
+        rates = data.rates(t)
+        text = fmt.format(x=rates[x], y=rates[y])
+        ax.plot(rates[x], rates[y], "o", ms=8, color=colour, zorder=3, label=f"{label}: {text}")
+
+
+def _finish_unit_square(ax: Any, xlabel: str, ylabel: str, title: str, legend: str) -> None:
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend)
+
+
 def plot_roc(data: CurveData, title: str) -> Figure:
     """The ROC curve, the chance diagonal and the operating points."""
     fig, ax = _figure(5.6, 5.2)
     ax.plot(data.roc_fpr, data.roc_tpr, lw=2, label=f"ROC (AUROC {_fmt(data.auroc)})")
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color="0.6", label="chance")
-    for t, label, colour in _thresholds(data):
-        rates = data.rates(t)
-        ax.plot(rates["fpr"], rates["recall"], "o", ms=8, color=colour, zorder=3,
-                label=f"{label}: FPR {rates['fpr']:.3f}, TPR {rates['recall']:.3f}")  # fmt: skip
-    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
-    ax.set_xlabel("false positive rate (closed predicted open)")
-    ax.set_ylabel("true positive rate (recall of open)")
-    ax.set_title(f"ROC: {title}\nAUROC {_fmt(data.auroc)}")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    _mark_operating_points(ax, data, "fpr", "recall", "FPR {x:.3f}, TPR {y:.3f}")
+    _finish_unit_square(
+        ax,
+        "false positive rate (closed predicted open)",
+        "true positive rate (recall of open)",
+        f"ROC: {title}\nAUROC {_fmt(data.auroc)}",
+        "lower right",
+    )
     return fig
 
 
@@ -199,16 +214,14 @@ def plot_pr(data: CurveData, title: str) -> Figure:
     ax.plot(data.recall, data.precision, lw=2, label=f"PR (AP {_fmt(data.ap)})")
     rate = data.num_positive / data.num_samples
     ax.axhline(rate, ls="--", lw=1, color="0.6", label=f"positive rate {rate:.3f}")
-    for t, label, colour in _thresholds(data):
-        rates = data.rates(t)
-        ax.plot(rates["recall"], rates["precision"], "o", ms=8, color=colour, zorder=3,
-                label=f"{label}: P {rates['precision']:.3f}, R {rates['recall']:.3f}")  # fmt: skip
-    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
-    ax.set_xlabel("recall (open)")
-    ax.set_ylabel("precision (open)")
-    ax.set_title(f"Precision-recall: {title}\nAP {_fmt(data.ap)}")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
+    _mark_operating_points(ax, data, "recall", "precision", "P {y:.3f}, R {x:.3f}")
+    _finish_unit_square(
+        ax,
+        "recall (open)",
+        "precision (open)",
+        f"Precision-recall: {title}\nAP {_fmt(data.ap)}",
+        "lower left",
+    )
     return fig
 
 
