@@ -15,7 +15,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -c constraints.txt -e ".[dev,wandb]"
+	$(PY) -m pip install -c constraints.txt -e ".[dev,wandb,sweep]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create the venv and install the package with pinned dependencies
@@ -27,8 +27,8 @@ test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff lint + format check
-	$(VENV)/bin/ruff check ocec_lightning tests
-	$(VENV)/bin/ruff format --check ocec_lightning tests
+	$(VENV)/bin/ruff check ocec_lightning hydra_plugins tests
+	$(VENV)/bin/ruff format --check ocec_lightning hydra_plugins tests
 
 bench: $(STAMP)  ## run the benchmarks (JSON results under benchmarks/results)
 	@ls benchmarks/*.py >/dev/null 2>&1 && for f in benchmarks/*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"

@@ -31,7 +31,13 @@ class OcecOptunaSweeper(Sweeper):
     """Delegates to `ocec_lightning.sweeps.sweeper.OptunaSweeperImpl` (imported lazily)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        from ocec_lightning.sweeps.sweeper import OptunaSweeperImpl
+        try:
+            from ocec_lightning.sweeps.sweeper import OptunaSweeperImpl
+        except ImportError as err:
+            raise ImportError(
+                f"hydra/sweeper=ocec_optuna needs the sweep extra ({err}): "
+                "pip install 'ocec_lightning[sweep]' (make install does)"
+            ) from err
 
         self.sweeper = OptunaSweeperImpl(**kwargs)
 

@@ -6,9 +6,9 @@ The keys of the published `hydra-optuna-sweeper` are kept (`sampler`, `direction
 `custom_search_space`) so its users' configs carry over after replacing `_target_` /
 `override hydra/sweeper: optuna` by `ocec_optuna`. Added: `pruner`, the heartbeat that
 fails and retries trials whose process died, and the summary settings. Sampler and
-pruner options carry only `_target_` and `seed`, so a user's `sampler:` mapping can name
-another class without inheriting keys it does not accept. No optuna import here: Hydra
-imports this module while scanning plugins on every start.
+pruner options are swapped whole when another is chosen; samplers carry only `_target_`
+and `seed` (accepted by all), so a `sampler:` mapping may name another class. No optuna
+import here: Hydra imports this module while scanning plugins on every start.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ SWEEPER_TARGET = "hydra_plugins.ocec_optuna_sweeper.ocec_optuna_sweeper.OcecOptu
 BASIC_TARGET = "hydra_plugins.ocec_optuna_sweeper.ocec_optuna_sweeper.OcecBasicSweeper"
 PROVIDER = "ocec_lightning"
 
-# name -> optuna class; every option also takes `seed` (null = random).
+# name -> optuna class; every option also takes `seed` (null = random; a seed is offset by
+# the number of trials the study already has, so a resumed or joining process does not
+# replay the first process's suggestions).
 SAMPLERS = {
     "tpe": "optuna.samplers.TPESampler",
     "random": "optuna.samplers.RandomSampler",
@@ -32,11 +34,27 @@ SAMPLERS = {
     "nsgaii": "optuna.samplers.NSGAIISampler",  # multi-objective
     "qmc": "optuna.samplers.QMCSampler",
 }
-PRUNERS = {
-    "none": "optuna.pruners.NopPruner",
-    "median": "optuna.pruners.MedianPruner",
-    "hyperband": "optuna.pruners.HyperbandPruner",
-    "successive_halving": "optuna.pruners.SuccessiveHalvingPruner",
+# name -> the pruner's settings; switching option swaps them whole (`hydra/sweeper/pruner=
+# hyperband` drops the median's keys). Steps are validation epochs.
+PRUNERS: dict[str, dict[str, Any]] = {
+    "none": {"_target_": "optuna.pruners.NopPruner"},
+    "median": {  # prune below the median of earlier trials at the same epoch
+        "_target_": "optuna.pruners.MedianPruner",
+        "n_startup_trials": 5,  # trials that run in full before any pruning
+        "n_warmup_steps": 2,  # epochs of a trial before it can be pruned
+    },
+    "hyperband": {
+        "_target_": "optuna.pruners.HyperbandPruner",
+        "min_resource": 1,  # epochs every trial gets
+        "max_resource": "auto",  # the longest trial's epochs
+        "reduction_factor": 3,
+    },
+    "successive_halving": {
+        "_target_": "optuna.pruners.SuccessiveHalvingPruner",
+        "min_resource": "auto",
+        "reduction_factor": 4,
+        "min_early_stopping_rate": 0,
+    },
 }
 
 
@@ -91,7 +109,5 @@ def register_configs() -> None:
             node={"_target_": target, "seed": None},
             provider=PROVIDER,
         )
-    for name, target in PRUNERS.items():
-        store.store(
-            group="hydra/sweeper/pruner", name=name, node={"_target_": target}, provider=PROVIDER
-        )
+    for name, node in PRUNERS.items():
+        store.store(group="hydra/sweeper/pruner", name=name, node=node, provider=PROVIDER)

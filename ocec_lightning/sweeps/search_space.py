@@ -1,8 +1,9 @@
 """The published Optuna sweeper's search-space syntax, parsed with Hydra's OverridesParser.
 
-`key: interval(a, b)` (float, or int when both ends are written as integers), `tag(log, interval(a, b))`,
-`choice(a, b, ...)` or a comma list `a,b`, `range(start, stop[, step])` (stop excluded,
-as in Hydra's basic sweeper), `glob(...)` over a config group's options. Anything else is a fixed value passed to every trial.
+`key: interval(a, b)` (float, or int when both ends are written as integers),
+`tag(log, interval(a, b))`, `choice(a, b, ...)` or a comma list `a,b`,
+`range(start, stop[, step])` (stop excluded, as in Hydra's basic sweeper), `glob(...)`
+over a config group's options. Anything else is a fixed value passed to every trial.
 Chinese option names may be written unquoted, as on the command line. Trial values go
 back into overrides with strings always quoted, so option names need no escaping.
 """
@@ -15,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
 from hydra.core.override_parser.types import (
     IntervalSweep,
     Override,
     QuotedString,
     RangeSweep,
 )
+from hydra.errors import HydraException
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -30,9 +31,10 @@ from optuna.distributions import (
 )
 
 from ocec_lightning.config.argv import quote_overrides
-_INT_INTERVAL = re.compile(r"interval\(\s*[-+]?\d+\s*,\s*[-+]?\d+\s*\)")
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.sweeps.basic import unquote_globs
+
+_INT_INTERVAL = re.compile(r"interval\(\s*[-+]?\d+\s*,\s*[-+]?\d+\s*\)")
 
 
 @dataclass

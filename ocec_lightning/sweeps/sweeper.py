@@ -34,8 +34,12 @@ from optuna.trial import TrialState
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.run_dir import FAILURE_FILE
 from ocec_lightning.sweeps import results
-from ocec_lightning.sweeps.search_space import SearchSpace, parse_search_space, quote
-from ocec_lightning.sweeps.search_space import trial_overrides
+from ocec_lightning.sweeps.search_space import (
+    SearchSpace,
+    parse_search_space,
+    quote,
+    trial_overrides,
+)
 from ocec_lightning.sweeps.study import (
     TrialRef,
     build_pruner,
@@ -127,7 +131,7 @@ class OptunaSweeperImpl:
         study = optuna.create_study(
             study_name=self.study_name,
             storage=self.rdb,
-            sampler=self._sampler(space),
+            sampler=self._sampler(space, _trials_so_far(self.rdb, self.study_name)),
             pruner=build_pruner(self.pruner_cfg),
             directions=self.directions,
             load_if_exists=True,
@@ -139,7 +143,7 @@ class OptunaSweeperImpl:
                 f"the directions of the existing study '{study.study_name}' "
                 f"({[d.name.lower() for d in study.directions]}); use another study_name",
             )
-        self.ref = TrialRef(url, study.study_name, -1)
+        self.url = url
         log.info(
             f"Optuna study '{study.study_name}' in {url}: {len(study.trials)} trials so far, "
             f"n_trials={self.n_trials}; jobs in {sweep_dir}/<trial number>"
@@ -196,7 +200,7 @@ class OptunaSweeperImpl:
         log.info(f"waiting up to {grace + interval}s for running trials {sorted(running)}")
         deadline = time.monotonic() + grace + interval
         while time.monotonic() < deadline:
-            time.sleep(interval)
+            time.sleep(min(interval, 2))
             quiet(optuna.storages.fail_stale_trials)(study)
             if self._remaining(study) > 0:
                 return True
@@ -213,17 +217,22 @@ class OptunaSweeperImpl:
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         return not waiting and sampler.is_exhausted(study)
 
-    def _sampler(self, space: SearchSpace) -> optuna.samplers.BaseSampler | None:
+    def _sampler(self, space: SearchSpace, offset: int) -> optuna.samplers.BaseSampler | None:
+        """The configured sampler. A seed is offset by the trials the study already has:
+        a resumed or joining process must not replay the suggestions of the first one."""
         cfg = self.sampler_cfg
         if cfg is None:
             return None
+        kwargs: dict[str, Any] = {}
+        if cfg.get("seed") is not None:
+            kwargs["seed"] = int(cfg.seed) + offset
         if str(cfg.get("_target_", "")).endswith("GridSampler") and not cfg.get("search_space"):
-            return instantiate(cfg, search_space=space.grid())
-        return instantiate(cfg)
+            kwargs["search_space"] = space.grid()
+        return quiet(instantiate)(cfg, **kwargs)  # QMC and others are "experimental"
 
     # -- one batch ----------------------------------------------------------------------
     def _job_overrides(self, trial: optuna.trial.Trial, space: SearchSpace) -> list[str]:
-        ref = TrialRef(self.ref.storage, self.ref.study_name, trial.number)
+        ref = TrialRef(self.url, trial.study.study_name, trial.number)
         env = [f"++hydra.job.env_set.{k}={quote(v)}" for k, v in ref.env().items()]
         return [
             *space.fixed.values(),
@@ -263,7 +272,7 @@ class OptunaSweeperImpl:
                 for trial, _ in jobs:
                     self._fail(study, trial, f"launcher: {type(err).__name__}: {err}")
                 return []
-        for (trial, _), ret in zip(jobs, returns):
+        for (trial, _), ret in zip(jobs, returns, strict=True):
             self._tell(study, trial, ret)
         return returns
 
@@ -273,17 +282,21 @@ class OptunaSweeperImpl:
         frozen = self.rdb.get_trial(trial_id(self.rdb, study, trial.number))
         if frozen.state.is_finished():
             return
-        attrs = frozen.user_attrs
+        attrs = dict(frozen.user_attrs)
+        failure = _read_failure(ret)
         if ret.status == JobStatus.FAILED:
             err = ret._return_value
-            return self._fail(study, trial, f"{type(err).__name__}: {err}")
-        failure = _read_failure(ret)
-        if failure:
-            return self._fail(study, trial, failure)
-        if attrs.get(PRUNED_ATTR):
+            failure = f"{type(err).__name__}: {err}"
+        if failure and failure.startswith("TrialPruned"):  # Optuna's own callback raised it
+            attrs[PRUNED_ATTR], failure = failure, None
+        if attrs.get(PRUNED_ATTR):  # stopped by the pruner; a later error is kept as a note
+            if failure:
+                trial.set_user_attr(ERROR_ATTR, failure[:2000])
             _told(study, trial, state=TrialState.PRUNED)
             log.info(f"trial {trial.number} pruned: {attrs[PRUNED_ATTR]}")
             return None
+        if failure:
+            return self._fail(study, trial, failure)
         values = attrs.get(OBJECTIVE_ATTR, ret._return_value)
         checked = self._check_values(values)
         if isinstance(checked, str):
@@ -320,6 +333,16 @@ class OptunaSweeperImpl:
                 f"max_failure_rate={self.max_failure_rate} x n_trials={self.n_trials}; "
                 f"last error: {failed[-1].user_attrs.get(ERROR_ATTR)}"
             )
+
+
+def _trials_so_far(storage: optuna.storages.BaseStorage, study_name: str | None) -> int:
+    if study_name is None:
+        return 0
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:  # a new study
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))
 
 
 def _told(study: optuna.Study, trial: optuna.trial.Trial, **kwargs: Any) -> None:

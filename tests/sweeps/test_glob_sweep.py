@@ -15,9 +15,9 @@ import yaml
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra_plugins.ocec_optuna_sweeper.ocec_optuna_sweeper import OcecBasicSweeper
 from sweep_cli import TINY, sweep_dirs, train
 
+from hydra_plugins.ocec_optuna_sweeper.ocec_optuna_sweeper import OcecBasicSweeper
 from ocec_lightning.config import compose_config, conf_dir
 from ocec_lightning.config.argv import quote_overrides
 
@@ -53,9 +53,7 @@ def test_glob_over_presets_expands_to_quoted_names_that_compose(parser) -> None:
 
 
 def test_glob_arguments_with_chinese_names_are_quoted_item_by_item() -> None:
-    assert quote_overrides(["aug=glob(*,exclude=[a*,激进])"]) == [
-        "aug=glob(*,exclude=[a*,'激进'])"
-    ]
+    assert quote_overrides(["aug=glob(*,exclude=[a*,激进])"]) == ["aug=glob(*,exclude=[a*,'激进'])"]
     assert quote_overrides(["aug=glob([保*,平*])"]) == ["aug=glob(['保*','平*'])"]
     # A keyword argument is not mistaken for a value holding "=" (quoted as a whole).
     assert quote_overrides(["preset=glob(*,exclude=seg_*)"]) == ["preset=glob(*,exclude=seg_*)"]

@@ -10,8 +10,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from ocec_lightning.config import conf_dir
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.sweeps.config import PRUNERS, SAMPLERS, register_configs
 from ocec_lightning.sweeps.search_space import format_value, parse_search_space, trial_overrides
-from ocec_lightning.sweeps.study import directions, storage_url
+from ocec_lightning.sweeps.study import build_pruner, directions, storage_url
+from ocec_lightning.sweeps.sweeper import OptunaSweeperImpl
 from ocec_lightning.training import build_run
 
 PARSER = OverridesParser.create()
@@ -52,7 +54,7 @@ def test_trial_values_become_overrides_hydra_parses() -> None:
     assert overrides == ["aug='保守'", "optimizer.lr=0.001", "model.lmsa=true", "x=null", "y=[1,2]"]
     parsed = PARSER.parse_overrides(overrides)
     assert parsed[0].value() == "保守" or str(parsed[0].value()) == "'保守'"
-    assert format_value("it's") == "\"it's\""
+    assert format_value("it's") == '"it\'s"'
 
 
 def test_glob_choices_come_from_the_config_group() -> None:
@@ -92,3 +94,25 @@ def test_shipped_search_spaces_build_at_both_ends(search: str, make_cfg) -> None
         }
         task = ["task=segmentation"] if search == "seg_optuna" else []
         build_run(make_cfg([*task, f"hparams_search={search}", *trial_overrides(params)]))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_every_sampler_option_builds(name: str) -> None:
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    register_configs()
+    node = OmegaConf.create(ConfigStore.instance().load(f"hydra/sweeper/sampler/{name}.yaml").node)
+    node.seed = 3
+    sweeper = OptunaSweeperImpl(node, None, "max", None, None, 1, 1, 0.5, None, None)
+    space = parse_search_space({"aug": "choice(保守, 激进)", "n": "range(1, 3)"}, [], PARSER)
+    sampler = sweeper._sampler(space, offset=2)
+    assert type(sampler).__name__ == SAMPLERS[name].rsplit(".", 1)[1]
+
+
+@pytest.mark.parametrize("name", sorted(PRUNERS))
+def test_every_pruner_option_builds(name: str) -> None:
+    from omegaconf import OmegaConf
+
+    pruner = build_pruner(OmegaConf.create(PRUNERS[name]))
+    assert type(pruner).__name__ == PRUNERS[name]["_target_"].rsplit(".", 1)[1]
