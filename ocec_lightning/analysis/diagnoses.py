@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ocec_lightning.analysis.curves import CurveAnalysis
+from ocec_lightning.analysis.curves_signals import ANNEALING
 from ocec_lightning.analysis.curves_overrides import (
     base_lr,
     ceil,
@@ -103,7 +104,10 @@ def schedule_longer_than_run(a: CurveAnalysis) -> Found:
     s, lr, n = a.schedule, a.lr, len(a.epochs)
     planned = s.planned_epochs if s else None
     implied = None
-    if lr and lr.implied_cosine_epochs:
+    # The cosine fit of the LR curve stands in for an unknown schedule only: a plateau or
+    # step schedule also lowers the LR monotonically, but plans no length.
+    unknown_or_annealing = s is None or s.name is None or s.name in ANNEALING
+    if lr and lr.implied_cosine_epochs and unknown_or_annealing:
         implied = a.index_of(lr.peak_epoch) + 1 + lr.implied_cosine_epochs
     length = planned or implied
     if not length or n >= MISMATCH_FRACTION * length or (lr and lr.final_pct < LR_STILL_HIGH_PCT):

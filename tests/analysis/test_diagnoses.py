@@ -204,3 +204,20 @@ def test_early_stopping_before_the_plateau_scheduler() -> None:
     )
     assert eager.overrides == ["callbacks.early_stopping.patience=21"]
     assert found["lr_never_decayed"].overrides == ["scheduler=cosine", "scheduler.patience=5"]
+
+
+def test_a_plateau_schedule_plans_no_length() -> None:
+    """The default run: plateau halves the LR once in 12 epochs. A cosine fit of that LR
+    curve would 'imply' a longer schedule; with plateau configured there is none."""
+    n = 12
+    lr = np.where(np.arange(n) < 9, 3e-3, 1.5e-3)
+    f1 = 0.98 - 0.05 * np.exp(-np.arange(n) / 2)
+    settings = RunSettings(
+        max_epochs=n, lr=3e-3, scheduler={"name": "plateau", "interval": "epoch"}
+    )
+    h = make_history({"val/f1": f1, "lr-AdamW": lr}, monitor="val/f1", lr="lr-AdamW")
+    h.settings = settings
+    ids = [d.id for d in diagnose(analyze(h))]
+    assert "schedule_longer_than_run" not in ids
+    h.settings = None  # an unknown schedule: the LR curve is all there is to go on
+    assert analyze(h).lr is not None
