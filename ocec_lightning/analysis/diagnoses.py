@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from ocec_lightning.analysis.curves import CurveAnalysis
-from ocec_lightning.analysis.curves_signals import ANNEALING
 from ocec_lightning.analysis.curves_overrides import (
     base_lr,
     ceil,
@@ -35,6 +34,7 @@ from ocec_lightning.analysis.curves_overrides import (
     val_split,
     warm_restarts,
 )
+from ocec_lightning.analysis.curves_signals import ANNEALING
 from ocec_lightning.analysis.curves_text import diagnosis_text
 
 SEVERITIES = ("error", "warning", "info")

@@ -9,9 +9,12 @@ from ocec_lightning.cli.hydra_app import CONFIG_PATH, prepare_argv, run_guarded
 
 
 def _train(cfg: DictConfig) -> float | None:
+    from ocec_lightning import ddp
     from ocec_lightning.training import run_training  # heavy imports after --help/--cfg
 
-    result = run_training(cfg)
+    ddp.install("ocec_lightning.cli.train")  # DDP children of a -m job re-run that job
+    with ddp.job_scope():  # the next job of a sweep starts from a clean DDP environment
+        result = run_training(cfg)
     # Sweepers optimise the returned value: the best monitored score of this trial.
     return result.best_score
 

@@ -57,6 +57,7 @@ def build_datamodule(cfg: DictConfig) -> OCECDataModule:
         seed=cfg.seed,
         pin_memory=data.get("pin_memory", False),
         persistent_workers=data.get("persistent_workers", True),
+        multiprocessing_context=data.get("multiprocessing_context"),
         task=task_name,
         num_classes=cfg.task.get("num_classes"),
         ignore_index=cfg.task.get("ignore_index", 255),

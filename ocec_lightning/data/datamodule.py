@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from ocec_lightning.checks import SPLIT_NAMES, int_at_least
+from ocec_lightning.checks import SPLIT_NAMES, int_at_least, one_of
 from ocec_lightning.data.cache import check_cache_mode, check_image_size, load_samples
 from ocec_lightning.data.datasets import CachedImageDataset, seed_worker
 from ocec_lightning.data.masks import (
@@ -33,6 +33,7 @@ from ocec_lightning.data.masks import (
     pixel_frequencies,
     warn_unlabelled,
 )
+from ocec_lightning.data.mp_context import MP_CONTEXTS, worker_context
 from ocec_lightning.data.sources import DataSource
 from ocec_lightning.data.splitting import resolve_splits, validate_ratios
 from ocec_lightning.data.table import SampleTable, check_task
@@ -80,6 +81,7 @@ class OCECDataModule(L.LightningDataModule):
         seed: int = 42,
         pin_memory: bool = False,
         persistent_workers: bool = True,
+        multiprocessing_context: str | None = None,
         task: str = "classification",
         num_classes: int | None = None,
         ignore_index: int = 255,
@@ -108,6 +110,11 @@ class OCECDataModule(L.LightningDataModule):
         self.cache_mode, self.cache_dir = cache_mode, cache_dir
         self.seed = int(seed)
         self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
+        self.multiprocessing_context = (
+            None
+            if multiprocessing_context is None
+            else one_of("data.multiprocessing_context", multiprocessing_context, MP_CONTEXTS)
+        )
         self.expected_class_names = list(class_names) if class_names else None
         self.train_transform = build_train_transform(
             train_transforms, mean, std, seed=self.seed, key=f"aug.{self.task}"
@@ -351,6 +358,7 @@ class OCECDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
+            multiprocessing_context=worker_context(self.multiprocessing_context, self.num_workers),
             worker_init_fn=partial(seed_worker, rank=rank),
             **kwargs,
         )
