@@ -18,7 +18,12 @@ console = Console()
 def print_summary(result: Any, out: Console | None = None) -> None:
     """Show best metric, test metrics, then checkpoint paths and run dir in full."""
     out = out or console
-    table = Table(title="ocec_lightning — run summary", show_header=False, title_style="bold green")
+    table = Table(
+        title="ocec_lightning — run summary",
+        show_header=False,
+        title_style="bold green",
+        min_width=34,  # the title on one line, even without test metrics
+    )
     table.add_column(style="bold", no_wrap=True)
     table.add_column(no_wrap=True)
     score = "n/a" if result.best_score is None else f"{result.best_score:.4f}"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from ocec_lightning.config import conf_dir
 
@@ -96,20 +97,34 @@ def test_multirun_sweeps_and_survives_a_failing_trial(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP smoke test runs on Linux")
-def test_ddp_cpu_two_processes(tmp_path: Path) -> None:
-    proc = run_cli(
-        "train",
+def test_ddp_cpu_two_processes_one_run_dir_metrics_once_and_resume(tmp_path: Path) -> None:
+    ddp = [
         "trainer=ddp_cpu",
         *TINY,
-        "trainer.max_epochs=1",
         "trainer.limit_train_batches=2",
         "trainer.limit_val_batches=2",
         "trainer.num_sanity_val_steps=0",
-        cwd=tmp_path,
-        timeout=400,
-    )
+        "test=false",
+        "callbacks.curve_report=null",
+        "~callbacks.classification_plots",
+    ]
+    proc = run_cli("train", *ddp, "trainer.max_epochs=1", cwd=tmp_path, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "run summary" in proc.stdout
     run_dirs = list((tmp_path / "outputs" / "classification" / "runs").iterdir())
     assert len(run_dirs) == 1, "DDP must not create one run directory per process"
-    assert list((run_dirs[0] / "checkpoints").glob("*.ckpt"))
+    last = run_dirs[0] / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    resumed = run_cli(
+        "train", *ddp, "trainer.max_epochs=2", f"ckpt_path={last}", cwd=tmp_path, timeout=400
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    runs = sorted((tmp_path / "outputs" / "classification" / "runs").iterdir())
+    assert len(runs) == 2, "the resumed DDP run makes one more run directory, not two"
+    ckpt = torch.load(runs[1] / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["epoch"] == 1 and ckpt["global_step"] == 4  # 2 epochs × 2 steps, no restart
+    rows = (runs[1] / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    f1_rows = [r.split(",") for r in rows[1:] if r.split(",")[header.index("val/f1")]]
+    # Rank zero alone logs: the resumed epoch's val/f1 appears exactly once.
+    assert [r[header.index("epoch")] for r in f1_rows] == ["1"]

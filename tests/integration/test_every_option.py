@@ -18,8 +18,8 @@ from ocec_lightning.errors import ConfigError
 from ocec_lightning.training import run_training
 
 NEEDS_FILES = {("data", "parquet"), ("data", "folder"), ("data", "csv")}
-NEEDS_CUDA = {("trainer", "gpu"), ("trainer", "ddp")}
-VIA_CLI = {("trainer", "ddp_cpu")}
+NEEDS_CUDA = {("trainer", "gpu"), ("trainer", "ddp"), ("trainer", "multinode")}
+VIA_CLI = {("trainer", "ddp_cpu")}  # multinode on CPU: tests/cli/test_ddp_scale.py
 # Loggers write nothing under fast_dev_run, so they run two short epochs instead.
 SHORT_RUN = {"logger"}
 # Every config group folder; `hydra` only configures Hydra itself (run dirs, help).

@@ -75,3 +75,22 @@ def test_glob_sweep_runs_two_chinese_options(parser, tmp_path: Path) -> None:
     ]
     assert chosen == ["保守", "平衡"]
     assert all((j / "config.yaml").is_file() and not (j / "failure.json").exists() for j in jobs)
+
+
+def test_the_issue_command_runs_every_non_seg_preset(tmp_path: Path) -> None:
+    """`-m 'preset=glob(*,exclude=seg_*)' debug=fdr` as a user types it: every job trains."""
+    tiny = ["data.source.num_samples=240", "data.batch_size=32", "logger=csv"]
+    # Presets tune early stopping, so the default callbacks stay (minus the slow ones).
+    tiny += ["callbacks.progress_bar=null", "callbacks.model_summary=null"]
+    tiny += ["callbacks.curve_report=null", "~callbacks.classification_plots"]
+    proc = train("-m", "preset=glob(*,exclude=seg_*)", "debug=fdr", *tiny, root=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep_dir,) = sweep_dirs(tmp_path, "classification")
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: int(p.name))
+    names = {
+        p.stem for p in (conf_dir() / "preset").glob("*.yaml") if not p.stem.startswith("seg_")
+    }
+    assert len(jobs) == len(names)
+    for job in jobs:
+        assert not (job / "failure.json").exists(), (job / "failure.json").read_text()
+        assert (job / "summary.json").is_file(), job

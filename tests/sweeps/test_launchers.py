@@ -56,3 +56,17 @@ def test_submitit_local_two_ddp_jobs(tmp_path: Path) -> None:
     assert not (tmp_path / "outputs" / "classification" / "runs").exists()
     logs = [p.read_text() for p in (sweep / ".submitit").glob("*/*_log.err")]
     assert len(logs) == 2 and all("MEMBER: 2/2" in log for log in logs), logs
+
+
+def test_plain_multirun_of_ddp_jobs_makes_one_dir_per_job(tmp_path: Path) -> None:
+    """`-m trainer=ddp_cpu` with Hydra's own launcher: the DDP children of each job run that
+    one job (not the sweep again), and the next job starts from a clean environment."""
+    proc = train("-m", "trainer=ddp_cpu", "optimizer.lr=0.01,0.02", *TINY, root=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep_dir,) = sweep_dirs(tmp_path)
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert jobs == ["0", "1"]
+    for job in jobs:
+        assert not (sweep_dir / job / "failure.json").exists()
+        assert list((sweep_dir / job / "checkpoints").glob("*.ckpt")), job
+    assert not (tmp_path / "outputs" / "classification" / "runs").exists()
