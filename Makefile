@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install train test lint bench clean
+.PHONY: help install train test lint bench clean notebook
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,7 +15,8 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -c constraints.txt -e ".[dev,wandb,sweep]"
+	$(PY) -m pip install -c constraints.txt -e ".[dev,wandb,sweep,export,mlflow]"
+	$(PY) -m ipykernel install --sys-prefix
 	touch $(STAMP)
 
 install: $(STAMP)  ## create the venv and install the package with pinned dependencies
@@ -32,6 +33,10 @@ lint: $(STAMP)  ## ruff lint + format check
 
 bench: $(STAMP)  ## run the benchmarks (JSON results under benchmarks/results)
 	@ls benchmarks/*.py >/dev/null 2>&1 && for f in benchmarks/*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"
+
+notebook: $(STAMP)  ## open the notebooks in JupyterLab (installs jupyterlab into the venv)
+	$(PY) -m pip install jupyterlab
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:  ## remove run outputs and caches (keeps the venv)
 	rm -rf outputs multirun .cache .pytest_cache .ruff_cache build dist *.egg-info

@@ -4,6 +4,7 @@
     ocec-data synth faces --out data/faces --n 1200 [--seed S] [--size H W] [--workers K]
     ocec-data info data/eyes.parquet [--group-column source]
     ocec-data info data/faces          # segmentation data: also class pixel frequencies
+    ocec-data show-aug [aug=all|<preset>[,<preset>]] [task=...] [overrides] --out PNG [--n 8]
 
 Each subcommand is one `add_*` function that declares its arguments and sets `func`;
 `SUBCOMMANDS` and `SYNTH_KINDS` list them, so a new command (`synth faces`, `show-aug`)
@@ -270,9 +271,60 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- show-aug
+def add_show_aug(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "show-aug",
+        help="grid of augmented samples per aug preset (the train transform of the config)",
+        description=(
+            "Compose the config from the overrides (as ocec-train does) once per preset and "
+            "draw random train-transform augmentations of the same validation samples. "
+            "aug=all (default) shows none, conservative, balanced and aggressive; "
+            "aug=激进 or aug=保守,激进 picks presets. Segmentation masks are overlaid in "
+            "task.palette."
+        ),
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides, e.g. aug=激进 task=segmentation"
+    )
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--n", type=int, default=8, help="samples per row (columns)")
+    parser.add_argument("--draws", type=int, default=3, help="augmented rows per preset")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws")
+    parser.set_defaults(func=run_show_aug)
+
+
+def run_show_aug(args: argparse.Namespace) -> int:
+    from ocec_lightning.data.aug_preview import preview_presets, render_grid
+
+    for name, value in (("--n", args.n), ("--draws", args.draws)):
+        if value < 1:
+            raise OCECError(f"{name}={value}: expected an integer >= 1")
+    presets = "all"
+    overrides = []
+    for item in args.overrides:
+        if item.startswith("aug="):
+            presets = item.split("=", 1)[1]
+        else:
+            overrides.append(item)
+    start = time.perf_counter()
+    previews, cfg = preview_presets(overrides, presets, n=args.n, draws=args.draws, seed=args.seed)
+    render_grid(previews, cfg, out=args.out)
+    names = ", ".join(p.preset for p in previews)
+    Console().print(
+        f"wrote {args.out}: {len(previews)} preset(s) ({names}) x {args.draws} draws of "
+        f"{previews[0].images.shape[1]} {cfg.task.name} samples "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
 # ------------------------------------------------------------------------ main
-# Later subcommands (`show-aug`) append their `add_*` function here.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_synth, add_info]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_synth,
+    add_info,
+    add_show_aug,
+]
 SYNTH_KINDS: list[Callable[[argparse._SubParsersAction], None]] = [add_synth_eyes, add_synth_faces]
 
 

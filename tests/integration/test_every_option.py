@@ -93,6 +93,7 @@ def test_option_runs_a_step(group: str, option: str, make_cfg, tmp_path: Path) -
             "csv": ["csv/metrics.csv"],
             "tensorboard": ["tensorboard"],
             "wandb": ["wandb"],
+            "mlflow": ["mlruns"],
             "many": ["csv/metrics.csv", "tensorboard"],
         }[option]
         for name in expected:

@@ -1,0 +1,54 @@
+"""`ocec-export ckpt=PATH [format=onnx] [opset=18] [fold_bn=false] [out=FILE] ...`.
+
+Exports the checkpoint's (EMA) model to one ONNX file with its metadata and runs the
+onnxruntime parity check (`ocec_lightning/export/`). Bad input prints `error: ...` on
+one line and exits 2; a parity failure too.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ocec_lightning.errors import ConfigError, OCECError
+
+USAGE = (
+    "usage: ocec-export ckpt=PATH [format=onnx] [opset=18] [fold_bn=false] [out=FILE] "
+    "[exporter=dynamo|legacy] [real_crops=16] [tolerance=1e-4]"
+)
+SPEC: dict[str, tuple[type, object]] = {
+    "ckpt": (str, None),
+    "format": (str, "onnx"),
+    "opset": (int, 18),
+    "fold_bn": (bool, False),
+    "out": (str, None),
+    "exporter": (str, "dynamo"),
+    "real_crops": (int, 16),
+    "tolerance": (float, 1e-4),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        return 0
+    try:
+        from ocec_lightning.cli.kv_args import parse_kv
+
+        values = parse_kv(args, SPEC, USAGE)
+        if not values["ckpt"]:
+            raise ConfigError("ckpt", None, f"the path of an ocec-train checkpoint; {USAGE}")
+        from ocec_lightning.export.pipeline import export_checkpoint, summary_line
+
+        result = export_checkpoint(**values)
+    except OCECError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary_line(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Read an `ocec-train` checkpoint into an eval-mode task, plus what deployment needs.
+
+The checkpoint's `state_dict` holds the EMA weights when the run used EMA (Lightning's
+weight averaging saves the averaged model there, the raw one in `current_model_state`),
+so `load_from_checkpoint` gives exactly the model that validation scored. Files are
+read with `torch.load(weights_only=True)`; a missing, corrupt or foreign file is a
+one-line `DataError` / `ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import get_class
+
+from ocec_lightning.errors import ConfigError, DataError
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A task in eval mode with its checkpoint's deployment facts."""
+
+    path: Path
+    task: Any  # BaseTask subclass, eval mode, on the CPU
+    checkpoint: dict[str, Any]
+    has_ema: bool
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return dict(self.task.hparams)
+
+    @property
+    def task_name(self) -> str:
+        return str(self.checkpoint["datamodule_hyper_parameters"]["config"]["task"]["name"])
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The run's data config (`data`, `aug`, `task`, `seed`)."""
+        return self.checkpoint["datamodule_hyper_parameters"]["config"]
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_checkpoint_file(path: str | Path, key: str = "ckpt") -> dict[str, Any]:
+    """The checkpoint dict (weights_only=True), or a one-line DataError naming the file."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{key}: no checkpoint file at {file}")
+    try:
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if "Weights only load failed" in first:
+            first = (
+                "holds objects that weights_only loading refuses"
+                if zipfile.is_zipfile(file)
+                else "not a PyTorch zip archive"
+            )
+        raise DataError(f"{key}: {file} is not a readable PyTorch checkpoint ({first})") from None
+    record = (
+        (checkpoint.get("datamodule_hyper_parameters") or {}).get("config")
+        if isinstance(checkpoint, dict)
+        else None
+    )
+    if not record or "module_target" not in record.get("task", {}):
+        raise DataError(
+            f"{key}: {file} was not written by ocec-train "
+            "(no datamodule_hyper_parameters with the run's data config)"
+        )
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, key: str = "ckpt") -> LoadedCheckpoint:
+    """The checkpoint's task (EMA weights when present) in eval mode on the CPU."""
+    file = Path(path)
+    checkpoint = read_checkpoint_file(file, key)
+    target = str(checkpoint["datamodule_hyper_parameters"]["config"]["task"]["module_target"])
+    try:
+        task_class = get_class(target)
+        task = task_class.load_from_checkpoint(file, map_location="cpu", weights_only=True)
+    except (RuntimeError, KeyError, TypeError, ImportError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(
+            key, str(file), f"a checkpoint whose weights fit its model; loading failed: {first}"
+        ) from None
+    task.eval()
+    has_ema = "current_model_state" in checkpoint
+    return LoadedCheckpoint(path=file, task=task, checkpoint=checkpoint, has_ema=has_ema)
