@@ -7,10 +7,11 @@ one line and exits 2; a parity failure too.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
+from typing import Any
 
-from ocec_lightning.errors import ConfigError, OCECError
+from ocec_lightning.cli.kv_args import run_kv_cli
+from ocec_lightning.errors import ConfigError
 
 USAGE = (
     "usage: ocec-export ckpt=PATH [format=onnx] [opset=18] [fold_bn=false] [out=FILE] "
@@ -28,26 +29,17 @@ SPEC: dict[str, tuple[type, object]] = {
 }
 
 
+def _export(values: dict[str, Any]) -> str:
+    if not values["ckpt"]:
+        raise ConfigError("ckpt", None, f"the path of an ocec-train checkpoint; {USAGE}")
+    from ocec_lightning.export.pipeline import export_checkpoint, summary_line
+
+    return summary_line(export_checkpoint(**values))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
-        return 0
-    try:
-        from ocec_lightning.cli.kv_args import parse_kv
-
-        values = parse_kv(args, SPEC, USAGE)
-        if not values["ckpt"]:
-            raise ConfigError("ckpt", None, f"the path of an ocec-train checkpoint; {USAGE}")
-        from ocec_lightning.export.pipeline import export_checkpoint, summary_line
-
-        result = export_checkpoint(**values)
-    except OCECError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(summary_line(result))
-    return 0
+    return run_kv_cli(argv, SPEC, USAGE, _export)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ naming the key and the valid alternatives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ocec_lightning.errors import ConfigError
+from ocec_lightning.errors import ConfigError, OCECError
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -40,3 +41,24 @@ def parse_kv(argv: Sequence[str], spec: dict[str, tuple[type, Any]], usage: str)
             )
         values[key] = _convert(key, raw, spec[key][0])
     return values
+
+
+def run_kv_cli(
+    argv: Sequence[str] | None,
+    spec: dict[str, tuple[type, Any]],
+    usage: str,
+    run: Callable[[dict[str, Any]], str],
+) -> int:
+    """A `key=value` console script: `--help` prints `usage`; `run(values)` returns the
+    line to print; a user error prints one `error:` line and exits 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(usage)
+        return 0
+    try:
+        message = run(parse_kv(args, spec, usage))
+    except OCECError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0

@@ -6,10 +6,11 @@ Bad input prints `error: ...` on one line (naming the file) and exits 2.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
+from typing import Any
 
-from ocec_lightning.errors import ConfigError, OCECError
+from ocec_lightning.cli.kv_args import run_kv_cli
+from ocec_lightning.errors import ConfigError
 
 USAGE = (
     "usage: ocec-predict ckpt=PATH | onnx=FILE input=DIR|PARQUET|CSV "
@@ -25,33 +26,24 @@ SPEC: dict[str, tuple[type, object]] = {
 }
 
 
+def _predict(values: dict[str, Any]) -> str:
+    if not values["input"]:
+        raise ConfigError("input", None, f"a folder, .parquet or .csv of crops; {USAGE}")
+    from ocec_lightning.export.predict import load_predictor, predict
+
+    predictor = load_predictor(values["ckpt"], values["onnx"])
+    result = predict(
+        predictor, values["input"], values["out"], values["batch_size"], values["progress"]
+    )
+    extra = f" (masks and overlays under {result['csv'].with_suffix('')})"
+    return f"predicted {result['count']} images -> {result['csv']}" + (
+        extra if result["task"] == "segmentation" else ""
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
-        return 0
-    try:
-        from ocec_lightning.cli.kv_args import parse_kv
-
-        values = parse_kv(args, SPEC, USAGE)
-        if not values["input"]:
-            raise ConfigError("input", None, f"a folder, .parquet or .csv of crops; {USAGE}")
-        from ocec_lightning.export.predict import load_predictor, predict
-
-        predictor = load_predictor(values["ckpt"], values["onnx"])
-        result = predict(
-            predictor, values["input"], values["out"], values["batch_size"], values["progress"]
-        )
-    except OCECError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    extra = f" (masks and overlays under {result['csv'].with_suffix('')})"
-    print(
-        f"predicted {result['count']} images -> {result['csv']}"
-        + (extra if result["task"] == "segmentation" else "")
-    )
-    return 0
+    return run_kv_cli(argv, SPEC, USAGE, _predict)
 
 
 if __name__ == "__main__":
