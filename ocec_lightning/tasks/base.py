@@ -19,6 +19,7 @@ steps and metrics and states its output contract (`example_targets`,
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from ocec_lightning.optim.lr_schedule import LRSchedule, TrainingLength, build_l
 from ocec_lightning.optim.optimizer import build_optimizer
 
 
-class BaseTask(pl.LightningModule):
+class BaseTask(pl.LightningModule, metaclass=ABCMeta):
     """Model + loss + optimizer/scheduler factories; subclasses define steps and metrics."""
 
     # Every metric a subclass logs per stage; the config check compares monitors with it.
@@ -73,13 +74,13 @@ class BaseTask(pl.LightningModule):
         return self.model(images)
 
     # -- the output contract, checked up front on the built model ------------------------
+    @abstractmethod
     def example_targets(self, batch: int, height: int, width: int) -> Tensor:
         """Targets the loss takes for `batch` images of height × width."""
-        raise NotImplementedError
 
+    @abstractmethod
     def expected_output_shape(self, batch: int, height: int, width: int) -> tuple[int, ...]:
         """The model's output shape for `batch` images of height × width."""
-        raise NotImplementedError
 
     # -- data statistics -----------------------------------------------------------------
     def setup(self, stage: str) -> None:

@@ -65,3 +65,13 @@ def test_a_loss_from_a_new_yaml_and_module_trains_a_step(make_cfg, toy_loss) -> 
 def test_the_new_loss_checks_its_own_arguments(make_cfg, toy_loss) -> None:
     with pytest.raises(ConfigError, match=r"'loss.scale' = -1 is invalid: a number in \(0, 100\]"):
         build_run(make_cfg([*toy_loss, "loss.scale=-1"]))
+
+
+def test_a_task_must_state_its_output_contract() -> None:
+    from ocec_lightning.tasks import BaseTask
+
+    class NoContract(BaseTask):  # forgot example_targets / expected_output_shape
+        pass
+
+    with pytest.raises(TypeError, match="example_targets"):
+        NoContract(model={}, loss={}, optimizer={})
