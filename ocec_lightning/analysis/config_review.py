@@ -175,7 +175,9 @@ def review_config(
         datamodule = datamodule or (run.datamodule if run is not None else None)
         eval_names = None
         if datamodule is not None:
-            eval_names = [type(t).__name__ for t in datamodule.eval_transform.transforms]
+            batched = datamodule.augmentation.batched
+            mean, std = batched.mean.flatten().tolist(), batched.std.flatten().tolist()
+            eval_names = [f"normalise (mean {mean}, std {std})"]
         facts = run_facts(cfg, data, run.trainer if run else None, run.task if run else None)
         findings += all_rules(cfg, facts, reference, lr_epochs, eval_names)
         table = []

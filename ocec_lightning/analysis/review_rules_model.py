@@ -156,27 +156,46 @@ def label_smoothing(cfg: DictConfig, facts: RunFacts) -> list[Finding]:
     return [Finding("label_smoothing.level", key, "info", title, evidence)]
 
 
+def _transform_name(item: object) -> str:
+    """`PerSample(CLAHE)` for a wrapped albumentations transform, else the class name."""
+    item = item if isinstance(item, dict) else {}
+    name = str(item.get("_target_", "?")).rsplit(".", 1)[-1]
+    inner = (
+        (item.get("transform") or {}).get("_target_")
+        if isinstance(item.get("transform"), dict)
+        else None
+    )
+    return f"{name}({str(inner).rsplit('.', 1)[-1]})" if inner else name
+
+
 def augmentation(
     cfg: DictConfig, facts: RunFacts, eval_names: list[str] | None = None
 ) -> list[Finding]:
     task, key = facts.task, "aug"
-    transforms = get(cfg, f"aug.{task}", []) or []
-    names = [str(t.get("_target_", "?")).rsplit(".", 1)[-1] for t in transforms]
+    # Per-sample transforms (aug.<task>) run first, then the batched ones on the device.
+    transforms = [*(get(cfg, f"aug.{task}", []) or []), *(get(cfg, f"aug.batched.{task}") or [])]
+    names = [_transform_name(t) for t in transforms]
     shown = ", ".join(f"{n} p={t.get('p', 1.0)}" for n, t in zip(names, transforms, strict=True))
     shown = shown or "none"
-    val = ", ".join(eval_names) if eval_names else "Normalize, ToTensorV2"
+    val = ", ".join(eval_names) if eval_names else "normalisation"
+    # A flip that does not swap the left/right ids: albumentations' plain HorizontalFlip,
+    # or the batched HorizontalFlip without `pairs`.
+    plain_flip = any(
+        n == "HorizontalFlip" and not t.get("pairs") for n, t in zip(names, transforms, strict=True)
+    )
     evidence = Msg(
         f"train: {shown}; validation/test: {val} only (the datamodule never augments them, so no "
         "augmentation reaches validation)",
         f"训练：{shown}；验证/测试：仅 {val}（数据模块从不对其做增强，验证集不受增强影响）",
     )
-    if task == "segmentation" and "HorizontalFlip" in names and get(cfg, "task.flip_pairs"):
+    if task == "segmentation" and plain_flip and get(cfg, "task.flip_pairs"):
         title = Msg(
             "a plain HorizontalFlip mirrors left/right classes without swapping their ids",
             "普通 HorizontalFlip 翻转了图像，却没有交换左右类别的 id",
         )
         why = Msg(
-            "HorizontalFlipSwap with task.flip_pairs", "改用 HorizontalFlipSwap（task.flip_pairs）"
+            "a flip given pairs: ${task.flip_pairs} (batched HorizontalFlip / HorizontalFlipSwap)",
+            "改用带 pairs: ${task.flip_pairs} 的翻转（HorizontalFlip / HorizontalFlipSwap）",
         )
         return [Finding("aug.flip_swap", key, "error", title, evidence, "aug=conservative", why)]
     batch = get(cfg, "aug.batch") or {}

@@ -2,8 +2,9 @@
 
 `preview_presets(overrides, presets)` composes one config per preset (the overrides plus
 `aug=<preset>`), builds the DataModule exactly as training does and draws `draws` random
-augmentations of the same `n` samples with the DataModule's own `train_transform`
-(preset transforms, then normalisation; shown de-normalised). `render_grid` lays them out
+augmentations of the same `n` samples with the DataModule's own `augmentation` (the
+per-sample transforms, then the batched ones and normalisation, as in training; shown
+de-normalised). `render_grid` lays them out
 as one block per preset (row 0 the original, then one row per draw); segmentation masks
 are blended over the image in `task.palette`. Used by `ocec-data show-aug` and the
 notebooks. Batch-level MixUp/CutMix (`aug.batch`, aggressive) happens in the training
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
 
 from ocec_lightning.checks import int_at_least
+from ocec_lightning.data.sampling import seed_for
 
 # The distinct presets (the Chinese names are aliases of these three).
 PRESETS = ("none", "conservative", "balanced", "aggressive")
@@ -66,25 +69,29 @@ def preview_config(
     raw, _, targets = datamodule.fixed_val_samples(n)
     raw = raw.numpy()
     masks = targets.numpy().astype(np.uint8) if datamodule.task == "segmentation" else None
-    transform = datamodule.train_transform
-    transform.set_random_seed(seed)
-    normalize = cfg.data.get("normalize") or {}
-    mean = np.asarray(list(normalize.get("mean", (0.0, 0.0, 0.0))), dtype=np.float32)
-    std = np.asarray(list(normalize.get("std", (1.0, 1.0, 1.0))), dtype=np.float32)
+    augmentation = datamodule.augmentation
+    batched = augmentation.batched
+    mean = batched.mean.flatten().numpy()
+    std = batched.std.flatten().numpy()
     images, out_masks = [raw], [masks] if masks is not None else None
-    for _ in range(draws):
-        row, row_masks = [], []
-        for i, image in enumerate(raw):
-            if masks is None:
-                result = transform(image=image)
-            else:
-                result = transform(image=image, mask=masks[i])
-                row_masks.append(np.asarray(result["mask"], dtype=np.uint8))
-            row.append(_denormalise(result["image"], mean, std))
-        images.append(np.stack(row))
+    for draw in range(draws):
+        pixels, draw_masks = raw, masks
+        if augmentation.sample is not None:  # per-sample albumentations, as the loader runs it
+            augmentation.sample.set_random_seed(seed + draw)
+            results = [
+                augmentation.sample(image=image, **({} if masks is None else {"mask": masks[i]}))
+                for i, image in enumerate(raw)
+            ]
+            pixels = np.stack([r["image"] for r in results])
+            draw_masks = None if masks is None else np.stack([r["mask"] for r in results])
+        batch = torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))
+        mask_batch = None if draw_masks is None else torch.from_numpy(draw_masks.astype(np.int64))
+        # The batched transforms, as on_after_batch_transfer runs them on a train batch.
+        result, result_masks = batched(batch, mask_batch, seed=seed_for(seed, draw))
+        images.append(np.stack([_denormalise(image, mean, std) for image in result]))
         if out_masks is not None:
-            out_masks.append(np.stack(row_masks))
-    steps = [type(t).__name__ for t in transform.transforms][:-2]  # minus Normalize, ToTensor
+            out_masks.append(result_masks.numpy().astype(np.uint8))
+    steps = augmentation.names()
     return PresetPreview(
         preset=preset or str(cfg.aug.get("name", "?")),
         images=np.stack(images),

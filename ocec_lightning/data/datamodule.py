@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
 from ocec_lightning.checks import SPLIT_NAMES, int_at_least, one_of
+from ocec_lightning.data.augment import TrainAugmentation
 from ocec_lightning.data.cache import check_cache_mode, check_image_size, load_samples
-from ocec_lightning.data.datasets import CachedImageDataset, seed_worker
+from ocec_lightning.data.datasets import CachedImageDataset, as_batch
 from ocec_lightning.data.masks import (
     check_segmentation_task,
     count_mask_pixels,
@@ -34,10 +34,15 @@ from ocec_lightning.data.masks import (
     warn_unlabelled,
 )
 from ocec_lightning.data.mp_context import MP_CONTEXTS, worker_context
+from ocec_lightning.data.sampling import (
+    EpochRandomSampler,
+    EpochWeightedSampler,
+    SeededBatchSampler,
+    seed_for,
+)
 from ocec_lightning.data.sources import DataSource
 from ocec_lightning.data.splitting import resolve_splits, validate_ratios
 from ocec_lightning.data.table import SampleTable, check_task
-from ocec_lightning.data.transforms import build_eval_transform, build_train_transform
 from ocec_lightning.errors import ConfigError, DataError
 
 __all__ = ["CachedImageDataset", "OCECDataModule"]
@@ -77,6 +82,7 @@ class OCECDataModule(L.LightningDataModule):
         mean: Sequence[float] = (0.0, 0.0, 0.0),
         std: Sequence[float] = (1.0, 1.0, 1.0),
         train_transforms: Sequence[Any] = (),
+        batch_transforms: Sequence[Any] = (),
         class_names: Sequence[str] | None = None,
         seed: int = 42,
         pin_memory: bool = False,
@@ -116,18 +122,10 @@ class OCECDataModule(L.LightningDataModule):
             else one_of("data.multiprocessing_context", multiprocessing_context, MP_CONTEXTS)
         )
         self.expected_class_names = list(class_names) if class_names else None
-        self.train_transform = build_train_transform(
-            train_transforms, mean, std, seed=self.seed, key=f"aug.{self.task}"
+        self.augmentation = TrainAugmentation(
+            train_transforms, batch_transforms, mean, std, self.task, self.seed, self.num_classes
         )
-        self.eval_transform = build_eval_transform(mean, std)
-        for transform in self.train_transform.transforms:
-            ids = [i for pair in getattr(transform, "pairs", ()) for i in pair]
-            if self.num_classes is not None and ids and max(ids) >= self.num_classes:
-                raise ConfigError(
-                    "task.flip_pairs",
-                    [list(pair) for pair in transform.pairs],
-                    f"pairs of class ids below task.num_classes={self.num_classes}",
-                )
+        self._aug_epoch, self._aug_batches = -1, 0  # which train batch is being augmented
         self.class_names: list[str] = list(class_names or [])
         self._images: np.ndarray | None = None
         self._masks: np.ndarray | None = None  # uint8 [N, H, W] class ids (segmentation)
@@ -184,7 +182,9 @@ class OCECDataModule(L.LightningDataModule):
             self._pixel_counts = count_mask_pixels(masks, refs, self.num_classes, self.ignore_index)
             warn_unlabelled(self._pixel_counts, refs, self.ignore_index)
         first = rows["train"][0] if len(rows["train"]) else 0
-        self._check_transform(images[first], None if masks is None else masks[first])
+        self.augmentation.check_output(
+            images[first], None if masks is None else masks[first], self.image_size
+        )
         self._images, self._masks, self._labels, self._rows = images, masks, labels, rows
         # Keep the metadata (with each row's split) for analysis, but read images from the
         # cache: the source's reader may hold every encoded image in memory.
@@ -219,26 +219,6 @@ class OCECDataModule(L.LightningDataModule):
 
     def _cached_mask(self, row: int) -> np.ndarray:
         return np.asarray(self._masks[row])
-
-    def _check_transform(self, image: np.ndarray, mask: np.ndarray | None = None) -> None:
-        """Run the train pipeline once so a size-changing preset fails here, not in a worker."""
-        targets = {"image": np.asarray(image)}
-        if mask is not None:
-            targets["mask"] = np.array(mask)
-        out = self.train_transform(**targets)
-        expected = (3, *self.image_size)
-        results = [("image", out["image"], expected)]
-        if mask is not None:
-            results.append(("mask", out["mask"], tuple(self.image_size)))
-        for name, value, shape in results:
-            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
-                found = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
-                raise ConfigError(
-                    f"aug.{self.task}",
-                    found,
-                    f"transforms that keep the {name} at {list(self.image_size)} "
-                    f"(output {list(shape)})",
-                )
 
     def _check_splits(self, needed: tuple[str, ...], stage: str | None) -> None:
         sizes = {name: len(self._rows[name]) for name in SPLIT_NAMES}
@@ -337,7 +317,9 @@ class OCECDataModule(L.LightningDataModule):
             np.unique(np.linspace(0, len(rows) - 1, min(int(k), len(rows))).round().astype(int))
         ]
         raw = np.stack([self._cached_image(r) for r in picked])
-        normalised = torch.stack([self.eval_transform(image=image)["image"] for image in raw])
+        normalised = self.augmentation.batched.normalize(
+            torch.from_numpy(np.ascontiguousarray(raw.transpose(0, 3, 1, 2)))
+        )
         if self._masks is not None:
             targets = torch.from_numpy(np.stack([self._cached_mask(r) for r in picked])).long()
         else:
@@ -345,52 +327,68 @@ class OCECDataModule(L.LightningDataModule):
         return torch.from_numpy(raw), normalised, targets
 
     # ----------------------------------------------------------- dataloaders
-    def _dataset(self, split: str, transform: Any) -> CachedImageDataset:
+    def _dataset(self, split: str, transform: Any = None) -> CachedImageDataset:
         self._require_setup()
         rows = self._rows[split]
         return CachedImageDataset(self._images, rows, self._labels[rows], transform, self._masks)
 
     def _loader(self, dataset: CachedImageDataset, **kwargs: Any) -> DataLoader:
-        rank = self.trainer.global_rank if self.trainer is not None else 0
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             multiprocessing_context=worker_context(self.multiprocessing_context, self.num_workers),
-            worker_init_fn=partial(seed_worker, rank=rank),
+            collate_fn=as_batch,
             **kwargs,
         )
 
+    @property
+    def _rank(self) -> int:
+        return self.trainer.global_rank if self.trainer is not None else 0
+
     def train_dataloader(self) -> DataLoader:
-        dataset = self._dataset("train", self.train_transform)
-        if self.trainer is not None:  # without workers the main process augments: per rank
-            self.train_transform.set_random_seed(self.seed + self.trainer.global_rank)
-        generator = torch.Generator().manual_seed(self.seed)
-        sampler = None
+        """Shuffled uint8 batches; every random draw is a function of (seed, rank, epoch,
+        batch) (`data/sampling.py`), so a resumed epoch sees what it would have seen."""
+        dataset = self._dataset("train", self.augmentation.sample)
         if self.weighted_sampler:
             # Weight 1/count(class) gives every class the same expected share of draws.
             counts = np.bincount(dataset.labels, minlength=len(self.class_names))
-            weights = 1.0 / counts[dataset.labels]
-            sampler = WeightedRandomSampler(
-                torch.as_tensor(weights, dtype=torch.double),
-                len(dataset),
-                replacement=True,
-                generator=generator,
-            )
-        return self._loader(
-            dataset,
-            shuffle=sampler is None,
-            sampler=sampler,
-            # A last partial batch is dropped only when a full one exists: a tiny train
-            # split must still yield one batch.
-            drop_last=len(dataset) > self.batch_size,
-            generator=generator,
-        )
+            weights = torch.as_tensor(1.0 / counts[dataset.labels], dtype=torch.double)
+            sampler = EpochWeightedSampler(weights, len(dataset), self.seed)
+        else:
+            sampler = EpochRandomSampler(dataset, self.seed)
+        # A last partial batch is dropped only when a full one exists: a tiny train split
+        # must still yield one batch.
+        drop_last = len(dataset) > self.batch_size
+        batches = SeededBatchSampler(sampler, self.batch_size, drop_last, self.seed, self._rank)
+        return self._loader(dataset, batch_sampler=batches)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("val", self.eval_transform), shuffle=False)
+        return self._loader(self._dataset("val"), batch_size=self.batch_size, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("test", self.eval_transform), shuffle=False)
+        return self._loader(self._dataset("test"), batch_size=self.batch_size, shuffle=False)
+
+    # ------------------------------------------------------ on the device
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Lightning hook: augment (train) and normalise the batch where it now lives."""
+        return self.augment_batch(batch, train=self.trainer is not None and self.trainer.training)
+
+    def augment_batch(self, batch: Any, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 loader batch -> float normalised batch (`aug.batched.<task>` when `train`).
+
+        Train batches are numbered within their epoch; batch k of epoch e of rank r is
+        augmented with seed (seed, r, e, k), whatever happened before (resume-exact).
+        """
+        images, targets = batch[0], batch[1]
+        masks = targets if self.task == "segmentation" else None
+        seed = None
+        if train:
+            epoch = self.trainer.current_epoch if self.trainer is not None else 0
+            if epoch != self._aug_epoch:
+                self._aug_epoch, self._aug_batches = epoch, 0
+            seed = seed_for(self.seed, self._rank, epoch, self._aug_batches, 0xA06)
+            self._aug_batches += 1
+        images, masks = self.augmentation.batched(images, masks, seed)
+        return images, (masks if masks is not None else targets)

@@ -1,18 +1,18 @@
-"""Albumentations pipelines built from the `aug` config group.
+"""Per-sample albumentations pipelines from the `aug.<task>` lists.
 
-The train pipeline is the preset's list of transforms (each a `_target_` dict, built with
-`hydra.utils.instantiate`), then normalisation and conversion to a CHW float tensor. The
-eval pipeline is normalisation and conversion only: validation and test never see random
-augmentation. `mean`/`std` are in [0, 1] pixel units (upstream OCEC uses 0 and 1, i.e.
-plain scaling to [0, 1]). A misspelt argument makes albumentations warn and ignore it;
-here it is a ConfigError instead, so a preset cannot silently do less than it says.
+The presets augment whole batches on the device (`aug.batched.<task>`, `data/batch_aug`);
+`aug.<task>` remains for transforms that need a per-image call (any albumentations
+transform, each a `_target_` dict built with `hydra.utils.instantiate`). They run in the
+DataLoader on uint8 images at the model's size, before the batched ones, on the train
+split only. A misspelt argument makes albumentations warn and ignore it; here it is a
+ConfigError instead, so a preset cannot silently do less than it says. `mean`/`std` are
+in [0, 1] pixel units (upstream OCEC uses 0 and 1, i.e. plain scaling to [0, 1]).
 
-Segmentation uses the same pipelines with a `mask` target: albumentations applies every
-geometric transform to image and mask with the same parameters (masks with nearest-
-neighbour interpolation), photometric ones to the image only, and `ToTensorV2` turns the
-mask into an [H, W] tensor. `HorizontalFlipSwap` is the segmentation flip: a mirrored face
-has its left brow where the right one was, so the flip also swaps the left/right ids.
-"""
+Segmentation passes a `mask` target: albumentations applies every geometric transform to
+image and mask with the same parameters (masks with nearest-neighbour interpolation),
+photometric ones to the image only. `HorizontalFlipSwap` is the per-sample segmentation
+flip: a mirrored face has its left brow where the right one was, so the flip also swaps
+the left/right ids."""
 
 from __future__ import annotations
 
@@ -101,9 +101,18 @@ def _check_stats(key: str, values: Sequence[float], positive: bool) -> tuple[flo
     return stats
 
 
+def check_normalization(
+    mean: Sequence[float], std: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """`data.normalize.mean`/`std` as three floats each (std > 0), or a ConfigError."""
+    return (
+        _check_stats("data.normalize.mean", mean, positive=False),
+        _check_stats("data.normalize.std", std, positive=True),
+    )
+
+
 def _finish(mean: Sequence[float], std: Sequence[float]) -> list[A.BasicTransform]:
-    mean = _check_stats("data.normalize.mean", mean, positive=False)
-    std = _check_stats("data.normalize.std", std, positive=True)
+    mean, std = check_normalization(mean, std)
     # max_pixel_value=255 makes mean/std act on [0, 1] pixels: (x/255 - mean) / std.
     return [A.Normalize(mean=mean, std=std, max_pixel_value=255.0), ToTensorV2()]
 
@@ -152,23 +161,19 @@ def build_augmentations(
     return out
 
 
-def build_train_transform(
-    items: Sequence[Any] | None,
-    mean: Sequence[float] = (0.0, 0.0, 0.0),
-    std: Sequence[float] = (1.0, 1.0, 1.0),
-    seed: int | None = None,
-    key: str = "aug.classification",
-) -> A.Compose:
-    """Preset transforms, then normalisation and conversion to a float [3, H, W] tensor.
-
-    Call the result with `image=` (classification) or `image=, mask=` (segmentation).
-    `key` is the config key that errors name (`aug.<task>`).
-    """
-    return A.Compose([*build_augmentations(items, key), *_finish(mean, std)], seed=seed)
+def build_sample_transform(
+    items: Sequence[Any] | None, seed: int | None = None, key: str = "aug.classification"
+) -> A.Compose | None:
+    """The per-sample transforms of `aug.<task>` as one Compose on uint8 HWC images (and
+    masks), or None when the list is empty. Output stays uint8 at the input's size:
+    normalisation happens on the batch (`data/batch_aug`). `key` is what errors name."""
+    transforms = build_augmentations(items, key)
+    return A.Compose(transforms, seed=seed) if transforms else None
 
 
 def build_eval_transform(
     mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0)
 ) -> A.Compose:
-    """Normalisation and tensor conversion only: deterministic, for val/test/predict."""
+    """Normalisation and tensor conversion of one image, for `ocec-predict` (training
+    normalises whole batches with the same formula, `BatchAugmentation.normalize`)."""
     return A.Compose(_finish(mean, std))
