@@ -53,6 +53,7 @@ def build_datamodule(cfg: DictConfig) -> OCECDataModule:
         mean=list(normalize.get("mean", (0.0, 0.0, 0.0))),
         std=list(normalize.get("std", (1.0, 1.0, 1.0))),
         train_transforms=list(cfg.aug[task_name]),
+        batch_transforms=list((cfg.aug.get("batched") or {}).get(task_name) or []),
         class_names=list(cfg.task.class_names),
         seed=cfg.seed,
         pin_memory=data.get("pin_memory", False),
@@ -61,6 +62,7 @@ def build_datamodule(cfg: DictConfig) -> OCECDataModule:
         task=task_name,
         num_classes=cfg.task.get("num_classes"),
         ignore_index=cfg.task.get("ignore_index", 255),
+        on_bad_sample=data.get("on_bad_sample", "error"),
     )
     # Recorded in every checkpoint (Lightning's `datamodule_hyper_parameters`): what
     # `ocec-eval` needs to rebuild this data from the checkpoint alone.

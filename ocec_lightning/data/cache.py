@@ -17,27 +17,41 @@ nearest-neighbour interpolation (never blending two ids into a third). It is fil
 the same pass as the images (so a mask whose size differs from its image fails with its
 row), and stored next to the images as `<fingerprint>_<H>x<W>_masks.npy`; the pair is
 reused only when both files are complete.
+
+Bad samples (`data.on_bad_sample`): with "error" the first image or mask that cannot be
+used (unreadable, empty, corrupt, NaN/inf floats, a mask of another size) fails with its
+row. With "skip" such rows are recorded instead, {row, ref, reason}, and left zero in the
+cache; the cache keeps every row, so row numbers never shift, and the record is stored
+next to it (`<fingerprint>_<H>x<W>_skipped.json`, written before the arrays) so that a
+later run reusing the cache knows the same rows are bad without decoding them.
+`drop_skipped` then takes those rows out of their split.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ocec_lightning.checks import int_pair, one_of
+from ocec_lightning.data.masks import count_mask_pixels, warn_unlabelled
 from ocec_lightning.data.table import SampleTable
 from ocec_lightning.errors import ConfigError, DataError
 
 log = logging.getLogger("ocec_lightning.data")
 
 CACHE_MODES: tuple[str, ...] = ("ram", "disk")
+BAD_SAMPLE_MODES: tuple[str, ...] = ("error", "skip")
+# Bad rows quoted in the one-line warning about skipped samples (all are in the list).
+_SHOWN_SKIPS = 3
 # Rows per decoding task: large enough to amortise the thread pool's per-task cost,
 # small enough that the pool stays busy on small datasets.
 _DECODE_CHUNK = 256
@@ -54,6 +68,11 @@ def cache_path(
     return Path(cache_dir) / f"{fingerprint}_{height}x{width}{suffix}.npy"
 
 
+def skipped_path(cache_dir: str | Path, fingerprint: str, image_size: tuple[int, int]) -> Path:
+    """Where `disk` mode records the rows skipped as bad while building the cache."""
+    return cache_path(cache_dir, fingerprint, image_size, "skipped").with_suffix(".json")
+
+
 def load_samples(
     table: SampleTable,
     image_size: Sequence[int],
@@ -63,52 +82,103 @@ def load_samples(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images uint8 [N, H, W, 3] and, for segmentation tables, masks uint8 [N, H, W].
 
-    Masks are None for classification tables. Decodes only what is not cached.
+    Masks are None for classification tables. Decodes only what is not cached. The
+    first row that cannot be decoded raises DataError (`data.on_bad_sample=error`).
     """
+    images, masks, _ = _load_arrays(table, image_size, mode, cache_dir, threads)
+    return images, masks
+
+
+def load_checked_samples(
+    table: SampleTable,
+    image_size: Sequence[int],
+    mode: str = "ram",
+    cache_dir: str | Path | None = None,
+    on_bad_sample: str = "error",
+    num_classes: int | None = None,
+    ignore_index: int = 255,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[dict[str, Any]]]:
+    """`load_samples` with every sample checked: (images, masks, pixel counts, skipped).
+
+    Segmentation masks are also checked for class ids outside `num_classes` (other than
+    `ignore_index`) and counted per class (`masks.count_mask_pixels`, None for
+    classification). `skipped` lists the rows set aside with `on_bad_sample="skip"`,
+    [{row, ref, reason}] in row order; with "error" the first bad row raises DataError.
+    """
+    if table.read_mask is not None and num_classes is None:
+        raise ValueError("load_checked_samples needs num_classes to check a table's masks")
+    images, masks, skipped = _load_arrays(table, image_size, mode, cache_dir, None, on_bad_sample)
+    counts = None
+    if masks is not None:
+        refs = table.frame["ref"].tolist()
+        bad_ids = skipped if on_bad_sample == "skip" else None
+        counts = count_mask_pixels(masks, refs, num_classes, ignore_index, bad_ids)
+        warn_unlabelled(counts, refs, ignore_index, skipped)
+    return images, masks, counts, skipped
+
+
+def _load_arrays(
+    table: SampleTable,
+    image_size: Sequence[int],
+    mode: str,
+    cache_dir: str | Path | None,
+    threads: int | None,
+    on_bad_sample: str = "error",
+) -> tuple[np.ndarray, np.ndarray | None, list[dict[str, Any]]]:
+    """The cached images and masks, plus the rows skipped while decoding them."""
     height, width = check_image_size(image_size)
     check_cache_mode(mode)
+    skip = check_on_bad_sample(on_bad_sample) == "skip"
     with_masks = table.read_mask is not None
     shapes = {"images": (len(table), height, width, 3)}
     if with_masks:
         shapes["masks"] = (len(table), height, width)
     if mode == "ram" or len(table) == 0:
-        arrays = {kind: np.empty(shape, dtype=np.uint8) for kind, shape in shapes.items()}
-        _timed_fill(table, arrays["images"], threads, arrays.get("masks"))
-        return arrays["images"], arrays.get("masks")
+        arrays = {kind: np.zeros(shape, dtype=np.uint8) for kind, shape in shapes.items()}
+        skipped = _timed_fill(table, arrays["images"], threads, arrays.get("masks"), skip)
+        return arrays["images"], arrays.get("masks"), skipped
 
     if not cache_dir:
         raise ConfigError("data.cache.dir", cache_dir, "a directory for data.cache.mode=disk")
     paths = {
         kind: cache_path(cache_dir, table.fingerprint, (height, width), kind) for kind in shapes
     }
+    paths["skipped"] = skipped_path(cache_dir, table.fingerprint, (height, width))
     cached = {kind: _open_cached(paths[kind], shape) for kind, shape in shapes.items()}
-    if all(array is not None for array in cached.values()):
+    complete = all(array is not None for array in cached.values())
+    skipped = _read_skipped(paths["skipped"]) if complete else None
+    if skipped is not None:
         log.info("image cache: reusing %s (%d images, no decoding)", paths["images"], len(table))
-        return cached["images"], cached.get("masks")
+        if skipped and not skip:
+            # Built by a run that skipped these rows: fail as decoding them would.
+            raise DataError(skipped[0]["reason"])
+        return cached["images"], cached.get("masks"), skipped
 
     paths["images"].parent.mkdir(parents=True, exist_ok=True)
     # The pid keeps concurrent writers (DDP ranks, parallel runs) off each other's file;
-    # os.replace is atomic, so readers see either no cache or a complete one. Masks are
-    # renamed first: images present means their masks are too.
+    # os.replace is atomic, so readers see either no cache or a complete one. The skip
+    # record and the masks are renamed first: images present means both are too.
     tmps = {kind: path.with_name(f"{path.name}.tmp-{os.getpid()}") for kind, path in paths.items()}
     try:
         arrays = {
             kind: np.lib.format.open_memmap(tmps[kind], mode="w+", dtype=np.uint8, shape=shape)
             for kind, shape in shapes.items()
         }
-        _timed_fill(table, arrays["images"], threads, arrays.get("masks"))
+        skipped = _timed_fill(table, arrays["images"], threads, arrays.get("masks"), skip)
         for array in arrays.values():
             array.flush()
         del arrays
-        for kind in sorted(tmps, reverse=True):  # "masks" before "images"
-            os.replace(tmps[kind], paths[kind])
+        tmps["skipped"].write_text(json.dumps(skipped))
+        for kind in ("skipped", "masks", "images"):
+            if kind in tmps:
+                os.replace(tmps[kind], paths[kind])
     except BaseException:
         for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
         raise
     log.info("image cache: wrote %s", paths["images"])
-    loaded = {kind: np.load(path, mmap_mode="r") for kind, path in paths.items()}
-    return loaded["images"], loaded.get("masks")
+    loaded = {kind: np.load(paths[kind], mmap_mode="r") for kind in shapes}
+    return loaded["images"], loaded.get("masks"), skipped
 
 
 def check_image_size(image_size: Sequence[int]) -> tuple[int, int]:
@@ -119,6 +189,59 @@ def check_image_size(image_size: Sequence[int]) -> tuple[int, int]:
 def check_cache_mode(mode: str) -> str:
     """`data.cache.mode` is one of CACHE_MODES, or a ConfigError."""
     return one_of("data.cache.mode", mode, CACHE_MODES)
+
+
+def check_on_bad_sample(value: str) -> str:
+    """`data.on_bad_sample` is one of BAD_SAMPLE_MODES, or a ConfigError."""
+    return one_of("data.on_bad_sample", value, BAD_SAMPLE_MODES)
+
+
+def drop_skipped(splits: np.ndarray, skipped: Sequence[dict[str, Any]]) -> np.ndarray:
+    """`splits` (one split name per row) with the skipped rows in no split (None).
+
+    Splits are assigned from the metadata before decoding, so a skipped row simply leaves
+    its split and no other row moves. Logs one warning line with the count and the first
+    rows; raises DataError when no row is left.
+    """
+    if not skipped:
+        return splits
+    rows = sorted({int(s["row"]) for s in skipped})
+    if len(rows) >= len(splits):
+        raise DataError(
+            f"all {len(splits)} samples are unusable, e.g. {skipped[0]['reason']}; "
+            "data.on_bad_sample=skip drops bad samples but needs some good ones: fix the data"
+        )
+    kept = np.asarray(splits, dtype=object).copy()
+    kept[rows] = None
+    shown = "; ".join(s["reason"] for s in skipped[:_SHOWN_SKIPS])
+    more = f"; and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
+    log.warning(
+        "data.on_bad_sample=skip: skipped %d of %d samples (all listed in the datamodule's "
+        "skipped_samples): %s%s",
+        len(rows),
+        len(splits),
+        shown,
+        more,
+    )
+    return kept
+
+
+def _read_skipped(path: Path) -> list[dict[str, Any]] | None:
+    """The skip record of a complete cache, or None when it is unreadable (rebuild).
+
+    No record means no row was skipped: it is renamed into place before the arrays, and
+    caches written before records existed were only complete when every row decoded.
+    """
+    if not path.is_file():
+        return []
+    try:
+        return [
+            {"row": int(s["row"]), "ref": str(s["ref"]), "reason": str(s["reason"])}
+            for s in json.loads(path.read_text())
+        ]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.warning("image cache: ignoring unreadable %s (%s); rebuilding", path, exc)
+        return None
 
 
 def _open_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -140,13 +263,19 @@ def _open_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _timed_fill(
-    table: SampleTable, out: np.ndarray, threads: int | None, masks: np.ndarray | None = None
-) -> None:
+    table: SampleTable,
+    out: np.ndarray,
+    threads: int | None,
+    masks: np.ndarray | None = None,
+    skip: bool = False,
+) -> list[dict[str, Any]]:
     start = time.perf_counter()
-    _decode_into(table, out, threads, masks)
+    skipped = _decode_into(table, out, threads, masks, skip=skip)
     seconds = time.perf_counter() - start
     what = "images and masks" if masks is not None else "images"
-    log.info("image cache: decoded %d %s in %.1f s", len(out), what, seconds)
+    bad = f", {len(skipped)} unusable (skipped)" if skipped else ""
+    log.info("image cache: decoded %d %s in %.1f s%s", len(out), what, seconds, bad)
+    return skipped
 
 
 def _decode_into(
@@ -154,11 +283,13 @@ def _decode_into(
     out: np.ndarray,
     threads: int | None = None,
     masks: np.ndarray | None = None,
-) -> None:
+    skip: bool = False,
+) -> list[dict[str, Any]]:
     """Fill `out` (N, H, W, 3) with every row of `table`, resized to out's H x W.
 
     With `masks` (N, H, W) each row's mask is read too, checked to have its image's size
-    and resized with nearest-neighbour interpolation.
+    and resized with nearest-neighbour interpolation. A row failing with DataError raises
+    it or, with `skip`, is left as it is (zeros) and returned as {row, ref, reason}.
     """
     n, height, width = out.shape[:3]
     if table.render_block is not None:
@@ -175,25 +306,38 @@ def _decode_into(
                     out[start + k] = _fit(images[k], height, width)
                     if masks is not None:
                         masks[start + k] = _fit_mask(block_masks[k], height, width)
-        return
+        return []  # drawn, never decoded: nothing can be bad
 
-    def decode_chunk(start: int) -> None:
+    refs = table.frame["ref"]
+
+    def decode_chunk(start: int) -> list[dict[str, Any]]:
+        bad = []
         for i in range(start, min(n, start + _DECODE_CHUNK)):
-            image = table.read_image(i)
-            if masks is not None:
-                masks[i] = _fit_mask(_checked_mask(table, i, image), height, width)
+            try:
+                image = table.read_image(i)
+                mask = None if masks is None else _checked_mask(table, i, image)
+            except DataError as exc:
+                if not skip:
+                    raise
+                bad.append({"row": i, "ref": str(refs.iloc[i]), "reason": str(exc)})
+                continue
+            if mask is not None:
+                masks[i] = _fit_mask(mask, height, width)
             out[i] = _fit(image, height, width)
+        return bad
 
     workers = threads or min(8, os.cpu_count() or 1)
     pool = ThreadPoolExecutor(max_workers=workers)
+    skipped: list[dict[str, Any]] = []
     try:
         # Consuming the results in order re-raises the first failing chunk's DataError,
         # i.e. the lowest failing row, so the message does not depend on thread timing.
-        for _ in pool.map(decode_chunk, range(0, n, _DECODE_CHUNK)):
-            pass
+        for bad in pool.map(decode_chunk, range(0, n, _DECODE_CHUNK)):
+            skipped += bad
     finally:
         # After a failure, do not decode the rest of a large dataset before reporting it.
         pool.shutdown(wait=True, cancel_futures=True)
+    return skipped
 
 
 def _checked_mask(table: SampleTable, row: int, image: np.ndarray) -> np.ndarray:

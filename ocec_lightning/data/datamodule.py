@@ -24,15 +24,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from ocec_lightning.checks import SPLIT_NAMES, int_at_least, one_of
+from ocec_lightning.data import cache
 from ocec_lightning.data.augment import TrainAugmentation
-from ocec_lightning.data.cache import check_cache_mode, check_image_size, load_samples
+from ocec_lightning.data.cache import check_cache_mode, check_image_size
 from ocec_lightning.data.datasets import CachedImageDataset, as_batch
-from ocec_lightning.data.masks import (
-    check_segmentation_task,
-    count_mask_pixels,
-    pixel_frequencies,
-    warn_unlabelled,
-)
+from ocec_lightning.data.masks import check_segmentation_task, pixel_frequencies
 from ocec_lightning.data.mp_context import MP_CONTEXTS, worker_context
 from ocec_lightning.data.sampling import (
     EpochRandomSampler,
@@ -91,6 +87,7 @@ class OCECDataModule(L.LightningDataModule):
         task: str = "classification",
         num_classes: int | None = None,
         ignore_index: int = 255,
+        on_bad_sample: str = "error",
     ) -> None:
         super().__init__()
         self.task = check_task(task)
@@ -111,6 +108,7 @@ class OCECDataModule(L.LightningDataModule):
         self.batch_size = int_at_least("data.batch_size", batch_size, 1)
         self.num_workers = int_at_least("data.num_workers", num_workers, 0)  # 0 = main process
         check_cache_mode(cache_mode)  # fail at construction, not when setup() reads data
+        self.on_bad_sample = cache.check_on_bad_sample(on_bad_sample)  # error | skip bad rows
         self.splits = validate_ratios(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
         self.weighted_sampler = bool(weighted_sampler)
         self.cache_mode, self.cache_dir = cache_mode, cache_dir
@@ -133,6 +131,7 @@ class OCECDataModule(L.LightningDataModule):
         self._labels: np.ndarray | None = None
         self._rows: dict[str, np.ndarray] = {}
         self.table: SampleTable | None = None  # set by setup(): rows, labels, splits, groups
+        self.skipped_samples: list[dict[str, Any]] = []  # setup(): {row, ref, reason} skipped
 
     # ----------------------------------------------------------------- setup
     def prepare_data(self) -> None:
@@ -175,12 +174,17 @@ class OCECDataModule(L.LightningDataModule):
         self.class_names = list(table.class_names)
         splits = resolve_splits(table.frame, self.splits, self.seed)
         labels = table.frame["label"].to_numpy(dtype=np.int64)
+        images, masks, self._pixel_counts, self.skipped_samples = cache.load_checked_samples(
+            table,
+            self.image_size,
+            self.cache_mode,
+            self.cache_dir,
+            self.on_bad_sample,
+            self.num_classes,
+            self.ignore_index,
+        )
+        splits = cache.drop_skipped(splits, self.skipped_samples)  # skipped rows: no split
         rows = {name: np.flatnonzero(splits == name) for name in SPLIT_NAMES}
-        images, masks = load_samples(table, self.image_size, self.cache_mode, self.cache_dir)
-        if masks is not None:
-            refs = table.frame["ref"].tolist()
-            self._pixel_counts = count_mask_pixels(masks, refs, self.num_classes, self.ignore_index)
-            warn_unlabelled(self._pixel_counts, refs, self.ignore_index)
         first = rows["train"][0] if len(rows["train"]) else 0
         self.augmentation.check_output(
             images[first], None if masks is None else masks[first], self.image_size

@@ -6,13 +6,15 @@ cache once after it is loaded (from a fresh decode or an existing disk cache, so
 `task.num_classes` re-checks cached masks too) and fails with the first image holding an
 id outside that range: exactly what the loss would receive, at the model's size. Its
 per-image counts give the DataModule `class_pixel_frequencies()` (CE class weights) and
-the per-split "images containing each class" summary without another pass.
+the per-split "images containing each class" summary without another pass. With
+`data.on_bad_sample=skip` a mask with such ids is listed as skipped instead.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,23 +61,38 @@ def check_segmentation_task(
 
 
 def count_mask_pixels(
-    masks: np.ndarray, refs: Sequence[str], num_classes: int, ignore_index: int
+    masks: np.ndarray,
+    refs: Sequence[str],
+    num_classes: int,
+    ignore_index: int,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> np.ndarray:
     """Pixels per class id for every mask: int64 [N, num_classes], ignore_index excluded.
 
     Raises DataError for the first mask holding an id >= num_classes other than
     ignore_index, naming its row, the id(s), num_classes and the keys that would fix it.
+    Given a `skipped` list (data.on_bad_sample=skip), such masks are added to it as
+    {row, ref, reason} instead (kept in row order) and rows already in it are not checked.
     """
+    already = {int(s["row"]) for s in skipped or ()}
     counts = np.zeros((len(masks), num_classes), dtype=np.int64)
     allowed = np.zeros(MAX_MASK_VALUE + 1, dtype=bool)
     allowed[:num_classes] = True
     allowed[ignore_index] = True
     for row in range(len(masks)):
+        if row in already:
+            continue
         hist = np.bincount(np.asarray(masks[row]).ravel(), minlength=MAX_MASK_VALUE + 1)
         bad = np.flatnonzero((hist > 0) & ~allowed)
         if bad.size:
-            raise _bad_ids_error(refs[row], hist, bad, num_classes, ignore_index)
+            error = _bad_ids_error(refs[row], hist, bad, num_classes, ignore_index)
+            if skipped is None:
+                raise error
+            skipped.append({"row": row, "ref": str(refs[row]), "reason": str(error)})
+            continue
         counts[row] = hist[:num_classes]
+    if skipped:
+        skipped.sort(key=lambda s: s["row"])
     return counts
 
 
@@ -94,9 +111,17 @@ def _bad_ids_error(
     )
 
 
-def warn_unlabelled(counts: np.ndarray, refs: Sequence[str], ignore_index: int) -> int:
-    """Log a warning for images whose every pixel is ignore_index; returns their number."""
-    empty = np.flatnonzero(counts.sum(axis=1) == 0)
+def warn_unlabelled(
+    counts: np.ndarray,
+    refs: Sequence[str],
+    ignore_index: int,
+    skipped: Sequence[dict[str, Any]] = (),
+) -> int:
+    """Log a warning for images whose every pixel is ignore_index; returns their number.
+    Rows in `skipped` (data.on_bad_sample=skip) are not training data and not counted."""
+    unlabelled = counts.sum(axis=1) == 0
+    unlabelled[[int(s["row"]) for s in skipped]] = False
+    empty = np.flatnonzero(unlabelled)
     if empty.size:
         examples = ", ".join(str(refs[i]) for i in empty[:3])
         log.warning(

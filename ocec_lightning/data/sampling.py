@@ -14,8 +14,8 @@ batch sampler before each epoch, resumed or not):
 - `SeededBatchSampler`: tags each batch with a seed for the per-sample (albumentations)
   transforms, so the batch's augmentation does not depend on which worker draws it or
   on how long that worker has lived (persistent workers outlive a resume).
-- `reseed_globals`: python/numpy/torch global generators at each epoch start (dropout,
-  timm's MixUp), which Lightning's checkpoints do not store.
+- `reseed_globals`: python/numpy/torch global generators before each train batch
+  (dropout, timm's MixUp), which Lightning's checkpoints do not store.
 
 torch offers only `DistributedSampler` with this behaviour, and only for DDP; these are
 the few lines that give a single process the same property.
@@ -37,9 +37,10 @@ def seed_for(*parts: int) -> int:
     return int(words[0]) << 31 ^ int(words[1])
 
 
-def reseed_globals(seed: int, rank: int, epoch: int) -> None:
-    """Seed python, numpy and torch (every device) for epoch `epoch` of rank `rank`."""
-    value = seed_for(seed, rank, epoch, 0x0C3C)
+def reseed_globals(seed: int, rank: int, epoch: int, batch: int = 0) -> None:
+    """Seed python, numpy and torch (every device) for batch `batch` of epoch `epoch` of
+    rank `rank`."""
+    value = seed_for(seed, rank, epoch, batch, 0x0C3C)
     random.seed(value)
     np.random.seed(value % 2**32)
     torch.manual_seed(value)  # also seeds every CUDA device

@@ -5,8 +5,9 @@ per sample with an integer `label`, an optional `split` and `group`, and a human
 `ref` ("data.parquet row 17", "closed/img_003.png") that every error message quotes.
 Segmentation tables add `read_mask(i)` (a class-id mask per image; their `label` is 0).
 Images are not decoded here; `read_image(i)` decodes row `i` on demand so that the cache
-(`cache.py`) decides when and how often decoding happens. Label, split and mask decoding
-live here too, so that every source accepts the same spellings and fails the same way.
+(`cache.py`) decides when and how often decoding happens. Label and split parsing live
+here and image/mask decoding in `decoding.py`, so that every source accepts the same
+spellings and formats and fails the same way.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
+# decode_image_bytes is re-exported for tools that import it from here (export inputs).
+from ocec_lightning.data.decoding import (  # noqa: F401
+    decode_image_bytes,
+    read_image_file,
+    read_mask_file,
+)
 from ocec_lightning.errors import ConfigError, DataError
 
 # The OCEC parquet format's classes: class_id 0 is closed, 1 is open.
@@ -240,8 +246,9 @@ def parse_labels(
     if bad.size:
         row = int(bad[0])
         ids = "/".join(str(k) for k in range(len(class_names)))
+        what = "label is missing" if codes[row] < 0 else f"unknown label {values[row]!r}"
         raise DataError(
-            f"{refs[row]}: unknown label {values[row]!r}; expected one of "
+            f"{refs[row]}: {what}; expected one of "
             f"{'/'.join(class_names)} (case-insensitive) or {ids}"
         )
     return labels
@@ -284,92 +291,3 @@ def parse_splits(values: Sequence[object], refs: Sequence[str]) -> np.ndarray:
                 "val/valid/validation/dev or test/testing"
             )
     return mapped[codes]
-
-
-def decode_image_bytes(data: bytes, ref: str) -> np.ndarray:
-    """Decode PNG/JPEG/BMP bytes into an HxWx3 uint8 RGB array, or raise DataError."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    # cv2 releases the GIL while decoding, so the cache's thread pool decodes in parallel.
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
-    if image is None:
-        raise DataError(f"{ref}: image data ({len(data)} bytes) is not a decodable PNG/JPEG/BMP")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _read_file(
-    path: Path, ref: str, kind: str, decode: Callable[[bytes, str], np.ndarray]
-) -> np.ndarray:
-    """Read one `kind` ("image"/"mask") file and `decode` it; errors name `ref` and the file."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{ref}: {kind} file not found: {path}") from None
-    except OSError as exc:
-        raise DataError(f"{ref}: cannot read {kind} file {path}: {exc.strerror}") from None
-    # Sources whose ref already is the path (folder) should not print it twice.
-    where = ref if str(path) in ref else f"{ref} ({path})"
-    return decode(data, where)
-
-
-def read_image_file(path: Path, ref: str) -> np.ndarray:
-    """Read and decode one image file; the error names the row (`ref`) and the file."""
-    return _read_file(path, ref, "image", decode_image_bytes)
-
-
-def decode_mask_bytes(data: bytes, ref: str) -> np.ndarray:
-    """Decode an index-mask PNG (one class id per pixel) into an HxW uint8 array.
-
-    Grayscale and palette PNGs give their indices; an RGB image whose three channels are
-    equal is accepted as grayscale. A colour-coded mask (a colour per class) is rejected:
-    the colour-to-class mapping is not defined anywhere, so guessing it would be silent.
-    """
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if _is_palette_png(data):
-        return _decode_palette_png(data, ref)
-    mask = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
-    if mask is None:
-        raise DataError(f"{ref}: mask data ({len(data)} bytes) is not a decodable PNG/BMP")
-    if mask.ndim == 3:
-        channels = mask[..., :3]
-        if not (
-            np.array_equal(channels[..., 0], channels[..., 1])
-            and np.array_equal(channels[..., 0], channels[..., 2])
-        ):
-            raise DataError(
-                f"{ref}: mask is a colour image ({mask.shape[2]} channels with different "
-                "values); expected a single-channel PNG holding one class id per pixel"
-            )
-        mask = channels[..., 0]
-    if mask.dtype != np.uint8:
-        top = int(mask.max()) if mask.size else 0
-        if mask.dtype.kind not in "ui" or mask.min() < 0 or top > 255:
-            raise DataError(
-                f"{ref}: mask holds {mask.dtype} values up to {top}; expected class ids 0-255 "
-                "(an 8-bit single-channel PNG)"
-            )
-        mask = mask.astype(np.uint8)
-    return np.ascontiguousarray(mask)
-
-
-def _is_palette_png(data: bytes) -> bool:
-    # PNG signature, then the IHDR chunk: byte 25 is the colour type (3 = palette).
-    return len(data) > 25 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[25] == 3
-
-
-def _decode_palette_png(data: bytes, ref: str) -> np.ndarray:
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return np.array(image.convert("P") if image.mode != "P" else image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise DataError(
-            f"{ref}: mask data ({len(data)} bytes) is not a decodable PNG/BMP"
-        ) from None
-
-
-def read_mask_file(path: Path, ref: str) -> np.ndarray:
-    """Read and decode one mask file; the error names the row (`ref`) and the file."""
-    return _read_file(path, ref, "mask", decode_mask_bytes)

@@ -19,6 +19,7 @@ steps and metrics and states its output contract (`example_targets`,
 from __future__ import annotations
 
 import math
+import os
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from ocec_lightning.config.instantiate import instantiate, plain
+from ocec_lightning.data.sampling import reseed_globals
 from ocec_lightning.optim.lr_schedule import LRSchedule, TrainingLength, build_lr_schedule
 from ocec_lightning.optim.optimizer import build_optimizer
 
@@ -173,6 +175,14 @@ class BaseTask(pl.LightningModule, metaclass=ABCMeta):
             scheduler.step_optimizer()
         else:  # e.g. SWALR installed by the SWA callback
             scheduler.step()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Lightning's checkpoints do not hold the global RNG states: seeding them from
+        # (seed, rank, epoch, batch) gives a resumed run the dropout and MixUp draws of
+        # the uninterrupted one (the data's own randomness: data/sampling.py).
+        seed = os.environ.get("PL_GLOBAL_SEED")
+        if seed is not None:
+            reseed_globals(int(seed), self.global_rank, self.current_epoch, batch_idx)
 
     def on_train_epoch_end(self) -> None:
         # Runs after this epoch's validation, so plateau schedulers see fresh metrics.

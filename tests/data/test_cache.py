@@ -62,7 +62,7 @@ def test_failed_decode_leaves_no_cache_file(tmp_path):
 def test_interrupted_build_leaves_nothing_and_next_run_rebuilds(tmp_path, monkeypatch):
     table = _noise_table(8)
 
-    def interrupted(table, out, threads=None, masks=None):
+    def interrupted(table, out, threads=None, masks=None, skip=False):
         out[:4] = 255  # half written, then Ctrl-C
         raise KeyboardInterrupt
 

@@ -19,6 +19,12 @@ from ocec_lightning.checks import int_at_least, number_in
 from ocec_lightning.data.batch_aug.base import BatchTransform, uniform, value_range
 from ocec_lightning.data.masks import swap_lut
 from ocec_lightning.data.transforms import _check_pairs
+from ocec_lightning.errors import ConfigError
+
+_PAIRS_EXPECTED = (
+    "pairs of class ids to swap, e.g. [[2, 3], [4, 5]] (task.flip_pairs), each id 0-255 "
+    "in one pair only"
+)
 
 
 class HorizontalFlip(BatchTransform):
@@ -27,7 +33,10 @@ class HorizontalFlip(BatchTransform):
 
     def __init__(self, pairs: Sequence[Sequence[int]] = (), p: float = 0.5) -> None:
         super().__init__(p)
-        self.pairs = _check_pairs(pairs)
+        try:
+            self.pairs = _check_pairs(pairs)
+        except ValueError:
+            raise ConfigError("pairs", pairs, _PAIRS_EXPECTED) from None
         self._lut = torch.from_numpy(swap_lut(self.pairs)).long() if self.pairs else None
 
     def apply(
@@ -42,8 +51,16 @@ class HorizontalFlip(BatchTransform):
 
 
 class Affine(BatchTransform):
-    """Scale (same on both axes), translation (fraction of width/height, per axis) and
-    rotation (degrees) about the image centre, drawn per image."""
+    """Scale, translation and rotation about the image centre, drawn per image, with
+    albumentations.Affine's definitions (what the presets used per sample):
+
+    - `scale` is drawn separately for x and y unless `keep_ratio` (albumentations'
+      default `keep_ratio=False`);
+    - `translate_percent` is a fraction of width / height drawn per axis and turned into
+      whole pixels truncated toward zero (`int(t * W)`): at 24x40, +-3 % moves by at most
+      one pixel across and never down;
+    - the forward map is `out = R(rotate) S(scale) (in - c) + c + t` with `c` the centre.
+    """
 
     def __init__(
         self,
@@ -52,6 +69,7 @@ class Affine(BatchTransform):
         rotate: Sequence[float] = (0.0, 0.0),
         fill: float = 0.0,
         fill_mask: int = 0,
+        keep_ratio: bool = False,
         p: float = 0.5,
     ) -> None:
         super().__init__(p)
@@ -60,30 +78,21 @@ class Affine(BatchTransform):
         self.rotate = value_range("rotate", rotate, -360.0, 360.0)
         self.fill = number_in("fill", fill, 0, 255) / 255.0
         self.fill_mask = int(number_in("fill_mask", fill_mask, 0, 255))
+        if not isinstance(keep_ratio, bool):
+            raise ConfigError("keep_ratio", keep_ratio, "true or false")
+        self.keep_ratio = keep_ratio
 
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
     ) -> tuple[Tensor, Tensor | None]:
         n, _, height, width = images.shape
         device = images.device
-        scale = uniform(n, *self.scale, device, generator)
-        shift_x = uniform(n, *self.translate, device, generator) * width
-        shift_y = uniform(n, *self.translate, device, generator) * height
+        scale_x = uniform(n, *self.scale, device, generator)
+        scale_y = scale_x if self.keep_ratio else uniform(n, *self.scale, device, generator)
+        shift_x = torch.trunc(uniform(n, *self.translate, device, generator) * width)
+        shift_y = torch.trunc(uniform(n, *self.translate, device, generator) * height)
         angle = uniform(n, *self.rotate, device, generator) * (math.pi / 180.0)
-        # Output pixel -> input pixel (centred pixel units): A^-1 (out - t), A = s R(angle).
-        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-        # In grid_sample's normalised coordinates x_n = 2x / W: conjugate by diag(2/W, 2/H).
-        theta = torch.stack(
-            (
-                torch.stack(
-                    (cos, sin * height / width, -(cos * shift_x + sin * shift_y) * 2 / width), 1
-                ),
-                torch.stack(
-                    (-sin * width / height, cos, (sin * shift_x - cos * shift_y) * 2 / height), 1
-                ),
-            ),
-            1,
-        )
+        theta = _inverse_theta(scale_x, scale_y, angle, shift_x, shift_y, height, width)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         warped = F.grid_sample(
             images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
@@ -104,6 +113,27 @@ class Affine(BatchTransform):
             )
             masks = torch.where(moved == 0, self.fill_mask, moved - 1)
         return warped, masks
+
+
+def _inverse_theta(
+    scale_x: Tensor,
+    scale_y: Tensor,
+    angle: Tensor,
+    shift_x: Tensor,
+    shift_y: Tensor,
+    height: int,
+    width: int,
+) -> Tensor:
+    """grid_sample's [n, 2, 3] output -> input map for `out = R S in + t` (pixel units
+    about the centre, R = [[cos, sin], [-sin, cos]] as albumentations builds it)."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # in = S^-1 R^T (out - t) = M (out - t).
+    m00, m01 = cos / scale_x, -sin / scale_x
+    m10, m11 = sin / scale_y, cos / scale_y
+    # Normalised coordinates x_n = 2x / W, y_n = 2y / H: conjugate M by diag(2/W, 2/H).
+    row0 = (m00, m01 * height / width, -(m00 * shift_x + m01 * shift_y) * 2 / width)
+    row1 = (m10 * width / height, m11, -(m10 * shift_x + m11 * shift_y) * 2 / height)
+    return torch.stack((torch.stack(row0, 1), torch.stack(row1, 1)), 1)
 
 
 class PadCrop(BatchTransform):

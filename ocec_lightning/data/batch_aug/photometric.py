@@ -1,11 +1,11 @@
-"""Photometric batch transforms (image only; masks pass through untouched).
+"""Photometric batch transforms (image only; masks pass through untouched), and PerSample.
 
 Same parameters and distributions as the albumentations transforms the presets used per
 sample (ColorJitter with torchvision's definitions, GaussianBlur with odd kernel sizes
 and reflected borders, GaussNoise with a per-image std), computed for all chosen rows at
 once. `PerSample` runs any albumentations transform on the chosen rows only, on the CPU,
 for what has no batched form worth writing (CLAHE, JPEG re-encoding): at the presets'
-probabilities (1 %, 30 %) that stays cheap.
+probabilities (1 %, 30 %) that stays cheap; it hands masks to the transform too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ocec_lightning.data.batch_aug.base import BatchTransform, uniform, value_range
 from ocec_lightning.data.transforms import build_augmentations
+from ocec_lightning.errors import ConfigError
 
 # ITU-R 601 luma weights, as torchvision's rgb_to_grayscale (and albumentations) use.
 _LUMA = (0.299, 0.587, 0.114)
@@ -102,7 +103,9 @@ class ColorJitter(BatchTransform):
 
 
 class GaussianBlur(BatchTransform):
-    """Gaussian blur with a kernel size (odd, from `blur_limit`) and sigma drawn per image."""
+    """Gaussian blur with a kernel size and sigma drawn per image, as albumentations draws
+    them: limits made odd (rounded up), a size drawn uniformly from the integers between
+    them and an even draw rounded up (`[3, 5]`: 3 with probability 1/3, 5 with 2/3)."""
 
     def __init__(
         self,
@@ -111,8 +114,8 @@ class GaussianBlur(BatchTransform):
         p: float = 0.5,
     ) -> None:
         super().__init__(p)
-        low, high = value_range("blur_limit", blur_limit, 3, 99)
-        self.sizes = [k for k in range(int(low), int(high) + 1) if k % 2 == 1]
+        low, high = (int(k) | 1 for k in value_range("blur_limit", blur_limit, 3, 99))
+        self.sizes = [k | 1 for k in range(low, high + 1)]  # the draw's table (5 twice)
         self.sigma = value_range("sigma_limit", sigma_limit, 1e-3, 100.0)
 
     def apply(
@@ -123,7 +126,7 @@ class GaussianBlur(BatchTransform):
         pick = sizes[torch.randint(len(self.sizes), (n,), device=device, generator=generator)]
         sigma = uniform(n, *self.sigma, device, generator)
         out = images.clone()
-        for size in self.sizes:
+        for size in sorted(set(self.sizes)):
             rows = torch.nonzero(pick == size).flatten()
             if rows.numel():
                 out[rows] = _blur(images[rows], size, sigma[rows])
@@ -168,15 +171,20 @@ class PerSample(BatchTransform):
     """Any albumentations transform, run image by image on the chosen rows (on the CPU).
 
     `transform` is a `_target_` mapping or a transform; it is applied with probability 1
-    to each row `p` picks. Its own randomness is seeded from the batch generator.
+    to each row `p` picks. Its own randomness is seeded from the batch generator. The
+    mapping is built here (`build_batch_transforms` does not instantiate recursively),
+    so a misspelt argument of the wrapped transform is a ConfigError, not a warning.
     """
 
     def __init__(self, transform: Mapping[str, Any] | A.BasicTransform, p: float = 0.5) -> None:
         super().__init__(p)
-        built = build_augmentations([transform], key="transform")[0]
+        try:
+            built = build_augmentations([transform], key="transform")[0]
+        except ConfigError as exc:  # "transform[0]" -> "transform": PerSample takes one
+            raise ConfigError("transform", exc.value, exc.expected) from None
         built.p = 1.0
         self.transform = A.Compose([built])
-        self.name = type(built).__name__
+        self.name = f"PerSample({type(built).__name__})"  # as TrainAugmentation.names() shows
 
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
@@ -184,9 +192,21 @@ class PerSample(BatchTransform):
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=images.device))
         self.transform.set_random_seed(seed)
         pixels = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        out = np.stack([self.transform(image=image)["image"] for image in pixels])
+        # Masks go along (uint8 ids), so a geometric transform keeps them aligned.
+        ids = None if masks is None else masks.to(torch.uint8).cpu().numpy()
+        outs = [
+            self.transform(image=image, **({} if ids is None else {"mask": ids[i]}))
+            for i, image in enumerate(pixels)
+        ]
+        out = np.stack([o["image"] for o in outs])
+        if out.shape != pixels.shape:
+            raise ConfigError(
+                "transform", self.name, f"a transform that keeps the size {list(pixels.shape[1:3])}"
+            )
         result = torch.from_numpy(out).to(images.device).permute(0, 3, 1, 2)
+        if masks is not None:
+            masks = torch.from_numpy(np.stack([o["mask"] for o in outs])).to(masks)
         return result.to(images.dtype) / 255.0, masks
 
     def __repr__(self) -> str:
-        return f"PerSample({self.name}, p={self.p})"
+        return f"{self.name[:-1]}, p={self.p})"

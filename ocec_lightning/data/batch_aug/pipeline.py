@@ -10,6 +10,9 @@ whole batch instead of a Python call per image (per-sample albumentations ran at
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,34 +26,78 @@ from ocec_lightning.errors import ConfigError
 
 
 def build_batch_transforms(items: Sequence[Any] | None, key: str) -> list[BatchTransform]:
-    """Instantiate `_target_` mappings (or keep BatchTransform objects) of `key`'s list."""
+    """Instantiate `_target_` mappings (or keep BatchTransform objects) of `key`'s list.
+
+    Every mistake is a one-line ConfigError naming the full key: `key[i].<argument>` for
+    a bad value or an unknown argument, `key[i]` for an unknown or non-batched target.
+    Not recursive: `PerSample` builds its albumentations `transform` mapping itself.
+    """
     out: list[BatchTransform] = []
     for i, item in enumerate(items or []):
+        where = f"{key}[{i}]"
         if not isinstance(item, BatchTransform):
             if not isinstance(item, Mapping | DictConfig) or "_target_" not in item:
                 raise ConfigError(
-                    f"{key}[{i}]",
-                    item,
-                    "a mapping with _target_: ocec_lightning.data.batch_aug.<Transform>",
+                    where, item, f"a mapping with _target_: {_PACKAGE}.<Transform> ({_names()})"
                 )
-            try:
-                item = instantiate(item)
-            except ConfigError as exc:
-                raise exc.within(f"{key}[{i}]") from None
-            except Exception as exc:  # instantiate wraps every failure; report it in one line
-                cause = exc.__cause__ if isinstance(exc.__cause__, ConfigError) else None
-                if cause is not None:
-                    raise cause.within(f"{key}[{i}]") from None
-                message = " ".join(str(exc).split())
-                raise ConfigError(
-                    f"{key}[{i}]", item.get("_target_"), f"valid arguments: {message}"
-                ) from None
-        if not isinstance(item, BatchTransform):
-            raise ConfigError(
-                f"{key}[{i}]", type(item).__name__, "a transform from ocec_lightning.data.batch_aug"
-            )
+            item = _instantiate(item, where)
         out.append(item)
     return out
+
+
+_PACKAGE = "ocec_lightning.data.batch_aug"
+
+
+def _names() -> str:
+    """The batched transforms' class names, for error messages."""
+    from ocec_lightning.data import batch_aug
+
+    classes = (getattr(batch_aug, name) for name in batch_aug.__all__)
+    return ", ".join(
+        c.__name__
+        for c in classes
+        if isinstance(c, type) and issubclass(c, BatchTransform) and c is not BatchTransform
+    )
+
+
+def _locate(target: str) -> Any:
+    """The object `module.name` names, or None (quietly: hydra's get_class logs)."""
+    module, _, name = target.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def _instantiate(item: Mapping[str, Any], where: str) -> BatchTransform:
+    target = item.get("_target_")
+    try:
+        built = instantiate(item, _recursive_=False)
+    except ConfigError as exc:
+        raise exc.within(where) from None
+    except Exception as exc:  # instantiate wraps every failure; report it in one line
+        cause = exc.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause.within(where) from None
+        cls = _locate(str(target))
+        if cls is None:  # not importable: name what is
+            raise ConfigError(where, target, f"one of {_PACKAGE}.<{_names()}>") from None
+        arguments = ", ".join(inspect.signature(cls).parameters)
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(cause))
+        if unknown:
+            name = unknown.group(1)
+            raise ConfigError(
+                f"{where}.{name}", item.get(name), f"an argument of {target}: {arguments}"
+            ) from None
+        message = " ".join(str(cause or exc).split())
+        raise ConfigError(where, target, f"arguments {arguments} ({message})") from None
+    if not isinstance(built, BatchTransform):
+        raise ConfigError(
+            where,
+            target,
+            f"a transform of {_PACKAGE} ({_names()}); wrap a per-image one in PerSample",
+        )
+    return built
 
 
 class BatchAugmentation:

@@ -61,8 +61,7 @@ class CsvSource:
         if not self.path.is_file():
             layout = _LAYOUT[self.task or "classification"]
             raise DataError(f"CSV manifest does not exist: {self.path}; expected {layout}")
-        # Strings throughout: labels may be names or ids, groups may look numeric.
-        table = pd.read_csv(self.path, dtype=str, keep_default_na=True, skipinitialspace=True)
+        table = self._read()
         table.columns = [str(c).strip().lower() for c in table.columns]
         task = self.task or ("segmentation" if "mask" in table else "classification")
         if task == "classification" and "mask" in table:
@@ -111,6 +110,20 @@ class CsvSource:
         return file_table(
             files, refs, fingerprint, class_names, labels=labels, splits=splits, groups=groups
         )
+
+    def _read(self) -> pd.DataFrame:
+        """The manifest as strings (labels may be names or ids, groups may look numeric);
+        an empty, non-UTF-8 or malformed file is a DataError naming it."""
+        layout = _LAYOUT[self.task or "classification"]
+        try:
+            return pd.read_csv(self.path, dtype=str, keep_default_na=True, skipinitialspace=True)
+        except pd.errors.EmptyDataError:
+            detail = "the file is empty"
+        except UnicodeDecodeError as exc:
+            detail = f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        except pd.errors.ParserError as exc:
+            detail = f"not a readable CSV ({str(exc).strip().splitlines()[0]})"
+        raise DataError(f"{self.path}: {detail}; expected a UTF-8 CSV with the header {layout}")
 
     @staticmethod
     def _files(table: pd.DataFrame, column: str, refs: list[str], base: Path) -> list[Path]:

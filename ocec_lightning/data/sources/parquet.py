@@ -22,20 +22,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ocec_lightning.data.table import (
-    SampleTable,
+from ocec_lightning.data.decoding import (
     decode_image_bytes,
     decode_mask_bytes,
+    read_image_file,
+    read_mask_file,
+)
+from ocec_lightning.data.table import (
+    SampleTable,
     default_class_names,
     file_signatures,
     fingerprint_of,
     make_frame,
     parse_labels,
     parse_splits,
-    read_image_file,
-    read_mask_file,
     source_options,
     task_mismatch,
 )
@@ -46,11 +49,72 @@ _IMAGE_COLUMNS = ("image_bytes", "image_path")
 _MASK_COLUMNS = ("mask_bytes", "mask_path")
 
 
-def _schema_names(shard: Path) -> list[str]:
+def _first_line(exc: BaseException) -> str:
+    """The exception's first line, printable (pyarrow quotes raw bytes of damaged files)."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return "".join(ch if ch.isprintable() else "?" for ch in line)
+
+
+def _schema(shard: Path) -> pa.Schema:
     try:
-        return pq.read_schema(shard).names
+        return pq.read_schema(shard)
     except Exception as exc:  # pyarrow raises several types for non-parquet files
-        raise DataError(f"{shard}: not a readable parquet file ({exc})") from None
+        raise DataError(f"{shard}: not a readable parquet file ({_first_line(exc)})") from None
+
+
+def _read_columns(shard: Path, columns: list[str]) -> pa.Table:
+    """`columns` of one shard; a damaged data page (the footer read fine) is a DataError."""
+    try:
+        return pq.read_table(shard, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(
+            f"{shard}: corrupt parquet data in column(s) {', '.join(columns)} "
+            f"({_first_line(exc)}); expected a readable parquet file (rewrite it)"
+        ) from None
+
+
+def _schema_names(shard: Path) -> list[str]:
+    return _schema(shard).names
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
+def _is_label(t: pa.DataType) -> bool:
+    # Names ("open"), ids (1), ids read as floats from a column with gaps (1.0), bools.
+    return (
+        _is_text(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+    )
+
+
+# Arrow types each known column may have (an all-null column is always accepted), and what
+# the error says is expected. Checked from the schema, before any row is read, so a column
+# of the wrong kind fails naming the column instead of as a decoding error on some row.
+_COLUMN_TYPES = {
+    "image_bytes": (_is_binary, "binary (encoded PNG/JPEG/BMP bytes)"),
+    "mask_bytes": (_is_binary, "binary (encoded PNG/BMP index-mask bytes)"),
+    "image_path": (_is_text, "string paths relative to the parquet's folder or data.source.root"),
+    "mask_path": (_is_text, "string paths relative to the parquet's folder or data.source.root"),
+    "label": (_is_label, "class names (strings) or integer class ids"),
+    "class_id": (_is_label, "integer class ids (or their names as strings)"),
+    "split": (_is_text, "strings train/val/test (or their aliases)"),
+}
+
+
+def _check_column_types(shard: Path, schema: pa.Schema) -> None:
+    for name, (accepts, expected) in _COLUMN_TYPES.items():
+        if name not in schema.names:
+            continue
+        found = schema.field(name).type
+        kind = found.value_type if pa.types.is_dictionary(found) else found  # categoricals
+        if not (pa.types.is_null(kind) or accepts(kind)):
+            raise DataError(f"{shard}: column '{name}' has type {found}; expected {expected}")
 
 
 def parquet_shards(path: str | Path) -> list[Path]:
@@ -100,6 +164,10 @@ class ParquetSource:
         class_names = self.class_names or default_class_names(task)
         parts = [self._read_metadata(shard, k, task) for k, shard in enumerate(shards)]
         meta = pd.concat([p[0] for p in parts], ignore_index=True)
+        if meta.empty:
+            raise DataError(
+                f"{self.path}: the parquet data has no rows; expected at least one sample"
+            )
         refs = meta["ref"].tolist()
         if segmentation:
             labels = np.zeros(len(meta), dtype=np.int64)
@@ -142,7 +210,8 @@ class ParquetSource:
 
     def _read_metadata(self, shard: Path, index: int, task: str) -> tuple[pd.DataFrame, list[str]]:
         """Everything but the image/mask bytes of one shard, with the required columns checked."""
-        columns = _schema_names(shard)
+        schema = _schema(shard)
+        columns = schema.names
         found = ", ".join(columns) or "(none)"
         mask_columns = [c for c in _MASK_COLUMNS if c in columns]
         if task == "classification" and mask_columns:
@@ -170,13 +239,14 @@ class ParquetSource:
                 f"{shard}: group column {self.group_column!r} (data.group_column) not found; "
                 f"columns found: {found}"
             )
+        _check_column_types(shard, schema)
         labels = _LABEL_COLUMNS if task == "classification" else ()
         wanted = [
             c
             for c in ("split", *labels, "image_path", "mask_path", self.group_column)
             if c in columns
         ]
-        table = pq.read_table(shard, columns=list(dict.fromkeys(wanted))).to_pandas()
+        table = _read_columns(shard, list(dict.fromkeys(wanted))).to_pandas()
         n = len(table)
         meta = pd.DataFrame({"shard": [shard] * n, "shard_index": index, "row": np.arange(n)})
         meta["ref"] = [f"{shard.name} row {k}" for k in range(n)]
@@ -224,29 +294,34 @@ class _RowReader:
         self.kind, self.column = kind, f"{kind}_bytes"
         self._decode = decode_mask_bytes if kind == "mask" else decode_image_bytes
         self._read_file = read_mask_file if kind == "mask" else read_image_file
-        self._bytes: list[np.ndarray] | None = None
+        # Per shard: the column as an array, or the DataError reading it raised (kept, so
+        # that with data.on_bad_sample=skip the other rows of a damaged shard fail at once
+        # instead of each re-reading it).
+        self._bytes: dict[int, np.ndarray | DataError] = {}
         self._lock = threading.Lock()  # the cache decodes from several threads
 
-    def _bytes_columns(self) -> list[np.ndarray]:
+    def _shard_bytes(self, index: int) -> np.ndarray:
         with self._lock:
-            if self._bytes is None:
-                columns = []
-                for shard in self.shards:
-                    names = pq.read_schema(shard).names
-                    if self.column in names:
-                        col = pq.read_table(shard, columns=[self.column]).column(0)
-                        columns.append(col.to_numpy(zero_copy_only=False))
+            if index not in self._bytes:
+                shard = self.shards[index]
+                try:
+                    if self.column in pq.read_schema(shard).names:
+                        col = _read_columns(shard, [self.column]).column(0)
+                        self._bytes[index] = col.to_numpy(zero_copy_only=False)
                     else:
-                        columns.append(
-                            np.full(pq.ParquetFile(shard).metadata.num_rows, None, dtype=object)
-                        )
-                self._bytes = columns
-            return self._bytes
+                        rows = pq.ParquetFile(shard).metadata.num_rows
+                        self._bytes[index] = np.full(rows, None, dtype=object)
+                except DataError as exc:
+                    self._bytes[index] = exc
+            column = self._bytes[index]
+        if isinstance(column, DataError):
+            raise DataError(str(column))
+        return column
 
     def read(self, i: int) -> np.ndarray:
         ref = self.refs[i]
         if self.has_bytes:
-            data = self._bytes_columns()[self.shard_of_row[i]][self.local_row[i]]
+            data = self._shard_bytes(int(self.shard_of_row[i]))[self.local_row[i]]
             if data is not None:
                 return self._decode(bytes(data), ref)
         path = self.files[i]
