@@ -90,6 +90,14 @@ def number_in(
     return number
 
 
+def boolean(key: str, value: object) -> bool:
+    """``value`` as a bool; ``ConfigError`` unless it is true or false (YAML booleans
+    arrive as bool; ``bool("maybe")`` would silently be True)."""
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "true or false")
+    return value
+
+
 def one_of(key: str, value: object, choices: Iterable[str]) -> str:
     """``value`` as a str; ``ConfigError`` unless it is one of ``choices``."""
     options = [str(c) for c in choices]

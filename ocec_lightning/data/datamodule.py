@@ -6,8 +6,9 @@ data or assigned (stratified, grouped when the data has groups), every image (an
 is decoded once into the cache, masks are checked for class ids outside
 `task.num_classes`, and each split needed by the stage is checked for emptiness and (for
 training) for at least two classes. DataLoader workers then only index the cached uint8
-arrays and run albumentations; the train split gets the preset's random augmentation
-(`aug.<task>`), val/test only normalisation.
+arrays (one fancy index per batch, uint8); the train split's random augmentation
+(`aug.batched.<task>`, after any per-sample `aug.<task>`) and every split's normalisation
+run on the batch once it is on the device (`on_after_batch_transfer`).
 `build_datamodule(cfg)` (in `build.py`) builds it from the composed config.
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ocec_lightning.checks import SPLIT_NAMES, int_at_least, one_of
+from ocec_lightning.checks import SPLIT_NAMES, boolean, int_at_least, one_of
 from ocec_lightning.data import cache
 from ocec_lightning.data.augment import TrainAugmentation
 from ocec_lightning.data.cache import check_cache_mode, check_image_size
@@ -37,7 +38,7 @@ from ocec_lightning.data.sampling import (
     seed_for,
 )
 from ocec_lightning.data.sources import DataSource
-from ocec_lightning.data.splitting import resolve_splits, validate_ratios
+from ocec_lightning.data.splitting import check_split_sizes, resolve_splits, validate_ratios
 from ocec_lightning.data.table import SampleTable, check_task
 from ocec_lightning.errors import ConfigError, DataError
 
@@ -110,10 +111,11 @@ class OCECDataModule(L.LightningDataModule):
         check_cache_mode(cache_mode)  # fail at construction, not when setup() reads data
         self.on_bad_sample = cache.check_on_bad_sample(on_bad_sample)  # error | skip bad rows
         self.splits = validate_ratios(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
-        self.weighted_sampler = bool(weighted_sampler)
+        self.weighted_sampler = boolean("data.weighted_sampler", weighted_sampler)
         self.cache_mode, self.cache_dir = cache_mode, cache_dir
         self.seed = int(seed)
-        self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
+        self.pin_memory = boolean("data.pin_memory", pin_memory)
+        self.persistent_workers = boolean("data.persistent_workers", persistent_workers)
         self.multiprocessing_context = (
             None
             if multiprocessing_context is None
@@ -226,30 +228,8 @@ class OCECDataModule(L.LightningDataModule):
 
     def _check_splits(self, needed: tuple[str, ...], stage: str | None) -> None:
         sizes = {name: len(self._rows[name]) for name in SPLIT_NAMES}
-        stage_name = getattr(stage, "value", stage) or "fit"  # Lightning passes a str enum
-        summary = ", ".join(f"{k}={v}" for k, v in sizes.items())
-        for name in needed:
-            if sizes[name] == 0:
-                hint = f"set data.splits.{name} > 0 (e.g. 0.1) or give the data '{name}' rows"
-                if name == "test":
-                    hint += ", or run without testing (test=false)"
-                raise DataError(
-                    f"split '{name}' is empty ({summary}) for stage '{stage_name}'; {hint}"
-                )
-        if "train" in needed:
-            counts = self.split_counts["train"]
-            if sum(1 for v in counts.values() if v > 0) < 2:
-                detail = ", ".join(f"{k}={v}" for k, v in counts.items())
-                if self.task == "segmentation":
-                    raise DataError(
-                        f"split 'train' has labelled pixels of fewer than two classes (images "
-                        f"containing each class: {detail}); training needs at least two "
-                        "classes; check the masks and task.ignore_index"
-                    )
-                raise DataError(
-                    f"split 'train' has a single class ({detail}); "
-                    "training needs samples of every class"
-                )
+        train_counts = self.split_counts["train"] if "train" in needed else None
+        check_split_sizes(sizes, needed, stage, train_counts, self.task)
 
     # ------------------------------------------------------------- summaries
     def _require_setup(self) -> None:

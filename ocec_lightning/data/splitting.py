@@ -143,3 +143,34 @@ def resolve_splits(frame: pd.DataFrame, ratios: Mapping[str, float], seed: int) 
             )
         groups = group_col.to_numpy(dtype=object)
     return assign_splits(frame["label"].to_numpy(), groups, ratios, seed)
+
+
+def check_split_sizes(
+    sizes: Mapping[str, int],
+    needed: tuple[str, ...],
+    stage: object,
+    train_counts: Mapping[str, int] | None,
+    task: str,
+) -> None:
+    """DataError when a split the stage reads is empty, or the train split (its samples
+    per class, or for segmentation images per class) has fewer than two classes."""
+    stage_name = getattr(stage, "value", stage) or "fit"  # Lightning passes a str enum
+    summary = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    for name in needed:
+        if sizes[name] == 0:
+            hint = f"set data.splits.{name} > 0 (e.g. 0.1) or give the data '{name}' rows"
+            if name == "test":
+                hint += ", or run without testing (test=false)"
+            raise DataError(f"split '{name}' is empty ({summary}) for stage '{stage_name}'; {hint}")
+    if train_counts is None or sum(1 for v in train_counts.values() if v > 0) >= 2:
+        return
+    detail = ", ".join(f"{k}={v}" for k, v in train_counts.items())
+    if task == "segmentation":
+        raise DataError(
+            f"split 'train' has labelled pixels of fewer than two classes (images "
+            f"containing each class: {detail}); training needs at least two "
+            "classes; check the masks and task.ignore_index"
+        )
+    raise DataError(
+        f"split 'train' has a single class ({detail}); training needs samples of every class"
+    )

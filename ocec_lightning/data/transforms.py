@@ -16,6 +16,7 @@ the left/right ids."""
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,7 @@ def _check_stats(key: str, values: Sequence[float], positive: bool) -> tuple[flo
         stats = tuple(float(v) for v in values)
     except (TypeError, ValueError):
         stats = ()
-    if len(stats) != 3 or (positive and min(stats) <= 0):
+    if len(stats) != 3 or not all(map(math.isfinite, stats)) or (positive and min(stats) <= 0):
         expected = (
             "three values > 0, e.g. [1.0, 1.0, 1.0]"
             if positive

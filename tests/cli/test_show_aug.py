@@ -35,7 +35,7 @@ def test_draws_are_the_train_transform(tmp_path) -> None:
     assert all(np.array_equal(none.images[0], none.images[d]) for d in (1, 2))
     assert not np.array_equal(strong.images[0], strong.images[1])
     assert np.array_equal(none.images[0], strong.images[0])  # the same samples
-    assert strong.transforms[-1] == "ImageCompression" and "MixUp" in strong.batch_mix
+    assert strong.transforms[-1] == "PerSample(ImageCompression)" and "MixUp" in strong.batch_mix
 
 
 def test_segmentation_masks_follow_the_geometry(tmp_path) -> None:

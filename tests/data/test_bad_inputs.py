@@ -383,7 +383,6 @@ def test_bad_data_fails_in_setup_with_one_line(ctx, make_dm, make_seg_dm, build,
 
 # Config values out of range: ConfigError at construction, naming the key and value.
 # (data.cache.mode, data.group_column and data.splits sums are tested in test_datamodule.)
-_OWNED_ELSEWHERE = "checked in OCECDataModule.__init__ / transforms.py (not the data sources)"
 CONFIG_CASES = [
     ("data.batch_size=0", ("'data.batch_size' = 0", "an integer >= 1")),
     ("data.batch_size=1.5", ("'data.batch_size' = 1.5", "an integer >= 1")),
@@ -399,17 +398,14 @@ CONFIG_CASES = [
     pytest.param(
         "data.normalize.std=[nan,1,1]",
         ("'data.normalize.std'", "nan"),
-        marks=pytest.mark.xfail(strict=True, reason=_OWNED_ELSEWHERE),
     ),
     pytest.param(
         "data.weighted_sampler=maybe",
         ("'data.weighted_sampler' = 'maybe'", "true or false"),
-        marks=pytest.mark.xfail(strict=True, reason=_OWNED_ELSEWHERE),
     ),
     pytest.param(
         "data.pin_memory=sometimes",
         ("'data.pin_memory' = 'sometimes'", "true or false"),
-        marks=pytest.mark.xfail(strict=True, reason=_OWNED_ELSEWHERE),
     ),
 ]
 

@@ -22,8 +22,13 @@ def test_default_config_gives_normalised_batches(make_cfg, caplog):
     assert dm._images is None  # the constructor reads nothing
     with caplog.at_level(logging.INFO, logger="ocec_lightning.data"):
         dm.setup("fit")
-    images, targets = next(iter(dm.train_dataloader()))
+    raw, targets = next(iter(dm.train_dataloader()))  # the loader moves uint8 only
+    assert raw.shape == (32, 3, 32, 64) and raw.dtype == torch.uint8
+    # Lightning's on_after_batch_transfer: batched augmentation + normalisation.
+    images, same_targets = dm.augment_batch((raw, targets), train=True)
     assert images.shape == (32, 3, 32, 64) and images.dtype == torch.float32
+    assert torch.equal(same_targets, targets) and 0.0 <= images.min() and images.max() <= 1.0
+    assert not torch.equal(images, raw.float() / 255)  # aggressive changed something
     assert targets.dtype == torch.int64 and set(targets.tolist()) <= {0, 1}
     counts = dm.split_counts
     assert dm.class_names == ["closed", "open"]
@@ -43,8 +48,11 @@ def test_val_and_test_batches_are_not_augmented(make_cfg):
         first, second = next(iter(loader())), next(iter(loader()))
         assert torch.equal(first[0], second[0])
         rows = loader().dataset.rows[:4]
+        np.testing.assert_array_equal(first[0][:4].permute(0, 2, 3, 1).numpy(), dm._images[rows])
+        # Outside training the hook only normalises (mean 0 / std 1: pixels / 255).
+        images, _ = dm.augment_batch(first, train=False)
         np.testing.assert_allclose(
-            first[0][:4].permute(0, 2, 3, 1).numpy(), dm._images[rows] / 255.0, atol=1e-6
+            images[:4].permute(0, 2, 3, 1).numpy(), dm._images[rows] / 255.0, atol=1e-6
         )
 
 
@@ -66,12 +74,12 @@ def test_train_loader_is_seeded_and_keeps_one_batch_for_tiny_splits(
         dm = make_dm(source, batch_size=64, splits={"train": 0.5, "val": 0.5})
         dm.setup("fit")
         loader = dm.train_dataloader()
-        assert not loader.drop_last  # 20 train samples < one batch
+        assert not loader.batch_sampler.drop_last  # 20 train samples < one batch
         orders.append(torch.cat([images[:, 0, 0, 0] for images, _ in loader]))
     assert torch.equal(orders[0], orders[1])
     dm = make_dm(source, batch_size=8)
     dm.setup("fit")
-    assert dm.train_dataloader().drop_last
+    assert dm.train_dataloader().batch_sampler.drop_last
 
 
 def test_weighted_sampler_balances_an_imbalanced_train_split(write_parquet, make_dm):
@@ -240,3 +248,30 @@ def test_prepare_data_then_setup_reads_the_source_once(write_parquet, make_dm, h
     dm.setup("fit")
     assert len(loads) == 1
     assert sum(dm.num_samples(s) for s in ("train", "val", "test")) == 12
+
+
+def test_train_batches_do_not_depend_on_the_number_of_workers(write_parquet, make_dm, helpers):
+    # Per-sample transforms are seeded per batch (seed, rank, epoch, batch number), not
+    # per worker: 0 or 2 workers, and a second epoch, draw what they should.
+    source = ParquetSource(write_parquet(helpers.alternating(48)))
+
+    def epochs(workers: int) -> list[torch.Tensor]:
+        dm = make_dm(
+            source,
+            batch_size=8,
+            num_workers=workers,
+            train_transforms=FLIP,
+            persistent_workers=False,
+            splits={"train": 1.0},
+        )
+        dm.setup("predict")
+        loader = dm.train_dataloader()
+        out = []
+        for epoch in (0, 1, 0):
+            loader.batch_sampler.set_epoch(epoch)
+            out.append(torch.cat([images for images, _ in loader]))
+        return out
+
+    main, workers = epochs(0), epochs(2)
+    assert all(torch.equal(a, b) for a, b in zip(main, workers, strict=True))
+    assert torch.equal(main[0], main[2]) and not torch.equal(main[0], main[1])

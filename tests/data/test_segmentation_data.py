@@ -21,7 +21,6 @@ from ocec_lightning.data.datasets import CachedImageDataset
 from ocec_lightning.data.sources import (
     ParquetSource,
 )
-from ocec_lightning.data.transforms import build_eval_transform
 from ocec_lightning.errors import ConfigError, DataError
 from ocec_lightning.synthetic.faces import FACE_CLASSES
 
@@ -66,13 +65,13 @@ def test_missing_mask_cache_file_rebuilds_both(write_seg_parquet, tmp_path):
 def test_dataset_pickles_memmaps_by_name(write_seg_parquet, tmp_path):
     table = ParquetSource(write_seg_parquet(4), task="segmentation").load()
     images, masks = load_samples(table, (8, 16), "disk", tmp_path)
-    dataset = CachedImageDataset(images, np.arange(4), np.zeros(4), build_eval_transform(), masks)
+    dataset = CachedImageDataset(images, np.arange(4), np.zeros(4), None, masks)
     state = dataset.__getstate__()
     assert isinstance(state["images"], Path) and isinstance(state["masks"], Path)  # not arrays
     clone = pickle.loads(pickle.dumps(dataset))
     assert isinstance(clone.masks, np.memmap)
     image, mask = clone[2]
-    assert image.shape == (3, 8, 16) and mask.dtype == torch.int64
+    assert image.shape == (3, 8, 16) and image.dtype == mask.dtype == torch.uint8
     np.testing.assert_array_equal(mask.numpy(), masks[2])
 
 
@@ -82,7 +81,9 @@ def test_synthetic_faces_config_gives_segmentation_batches(make_cfg):
     assert cfg.data.source._target_.endswith("SyntheticFacesSource")
     dm = build_datamodule(cfg)
     dm.setup("fit")
-    images, masks = next(iter(dm.train_dataloader()))
+    raw, raw_masks = next(iter(dm.train_dataloader()))
+    assert raw.dtype == raw_masks.dtype == torch.uint8
+    images, masks = dm.augment_batch((raw, raw_masks), train=True)
     assert images.shape == (8, 3, 32, 32) and images.dtype == torch.float32
     assert masks.shape == (8, 32, 32) and masks.dtype == torch.int64
     assert set(masks.unique().tolist()) <= set(range(11)) | {255}
