@@ -145,7 +145,10 @@ def test_default_run_review_and_ema_spanning_the_run() -> None:
     review = review_config([])
     assert not _errors(review)
     aug = _by_rule(review, "aug.train_only")
-    assert "validation/test: Normalize, ToTensorV2 only" in aug.evidence.en
+    assert (
+        "validation/test: normalise (mean [0.0, 0.0, 0.0], std [1.0, 1.0, 1.0]) only"
+        in aug.evidence.en
+    )
     short = review_config(["callbacks.ema.warmup=false", "trainer.max_epochs=2"])
     assert "spans more than the whole run" in _by_rule(short, "ema.horizon").title.en
 

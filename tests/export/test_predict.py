@@ -52,7 +52,12 @@ def test_checkpoint_and_onnx_predict_the_same(ema_checkpoint, eyes, tmp_path) ->
     assert list(ckpt_rows.columns) == ["path", "prob_open", "label_id", "label"]
     assert len(ckpt_rows) == 40 and (ckpt_rows["path"] == onnx_rows["path"]).all()
     assert np.abs(ckpt_rows["prob_open"] - onnx_rows["prob_open"]).max() <= 1e-4
-    assert (ckpt_rows["label_id"] == onnx_rows["label_id"]).all()
+    # Labels agree except where a probability sits within the 1e-4 tolerance of the
+    # threshold (the tuned threshold is one of the validation probabilities).
+    threshold = torch.load(ema_checkpoint, weights_only=True)["hyper_parameters"]["threshold"]
+    clear = (ckpt_rows["prob_open"] - threshold).abs() > 1e-4
+    assert clear.sum() >= 30
+    assert (ckpt_rows["label_id"][clear] == onnx_rows["label_id"][clear]).all()
     # A folder of the same crops (PNG files, in subfolders) answers like the parquet.
     folder = tmp_path / "crops" / "sub"
     folder.mkdir(parents=True)
