@@ -15,30 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ocec_lightning import run_dir
 from ocec_lightning.config.instantiate import instantiate
-from ocec_lightning.errors import ConfigError, DataError
+from ocec_lightning.errors import ConfigError
+from ocec_lightning.export.checkpoint import read_checkpoint_file
 from ocec_lightning.training import build_loggers
 from ocec_lightning.utils.console import console
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint written by `ocec-train`, read with `weights_only=True`."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"ckpt_path: no checkpoint file at {file}")
-    checkpoint = torch.load(file, map_location="cpu", weights_only=True)
-    record = (checkpoint.get("datamodule_hyper_parameters") or {}).get("config")
-    if not record or "module_target" not in record.get("task", {}):
-        raise DataError(
-            f"ckpt_path: {file} was not written by ocec-train "
-            "(no datamodule_hyper_parameters with the run's data config)"
-        )
-    return checkpoint
+    """A checkpoint written by `ocec-train`, read with `weights_only=True`; a missing,
+    corrupt or foreign file is a one-line DataError naming it."""
+    return read_checkpoint_file(path, "ckpt_path")
 
 
 def eval_config(cfg: DictConfig, record: dict[str, Any], user_overrides: list[str]) -> DictConfig:
@@ -90,8 +81,12 @@ def run_evaluation(cfg: DictConfig, user_overrides: list[str] | None = None) -> 
     trainer: pl.Trainer = instantiate(
         run_cfg.trainer, "trainer", logger=build_loggers(run_cfg) or False, callbacks=[]
     )
-    run = trainer.test if cfg.split == "test" else trainer.validate
-    results = run(task, datamodule=datamodule)
+    # The task already holds the checkpoint's weights (no ckpt_path); weights_only=True
+    # all the same, so a later ckpt_path here cannot load unsafely (tests/packaging).
+    if cfg.split == "test":
+        results = trainer.test(task, datamodule=datamodule, weights_only=True)
+    else:
+        results = trainer.validate(task, datamodule=datamodule, weights_only=True)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     monitor = str(run_cfg.task.monitor).replace("val/", f"{cfg.split}/", 1)
     run_dir.write_eval_metrics(

@@ -38,7 +38,8 @@ def write_config(run_dir: str | Path, cfg: DictConfig) -> Path:
 
 
 def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> Path:
-    """The end-of-run summary (best score, checkpoints, test metrics, wall time)."""
+    """The end-of-run summary: how the run ended (`status`, `error`), best score,
+    checkpoints, test metrics, wall time. Written for every ending, failures included."""
     return _write_json(Path(run_dir) / SUMMARY_FILE, summary)
 
 

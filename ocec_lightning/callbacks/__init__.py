@@ -1,5 +1,5 @@
 """Callbacks: construction from the `callbacks` config group plus the few behaviours
-Lightning does not ship (EMA restore rules, run summary)."""
+Lightning does not ship (EMA restore rules, NaN/inf guard, run summary)."""
 
 from ocec_lightning.callbacks.factory import build_callbacks
 

@@ -98,3 +98,54 @@ def load_checkpoint(path: str | Path, key: str = "ckpt") -> LoadedCheckpoint:
     task.eval()
     has_ema = "current_model_state" in checkpoint
     return LoadedCheckpoint(path=file, task=task, checkpoint=checkpoint, has_ema=has_ema)
+
+
+def _model_options(hparams: Any) -> dict[str, Any]:
+    model = (hparams or {}).get("model") or {}
+    return dict(model) if isinstance(model, dict) else {}
+
+
+def check_checkpoint_fits(
+    checkpoint: dict[str, Any], path: str | Path, task: Any, key: str = "ckpt_path"
+) -> None:
+    """ConfigError naming `path` unless the checkpoint was written for `task`'s class and
+    its weights have `task`'s names and shapes (resume / test a run's checkpoint).
+
+    Lightning would find out too, after the data is loaded, in a many-line
+    `load_state_dict` error that names neither the file nor the option that differs."""
+    record = checkpoint["datamodule_hyper_parameters"]["config"]["task"]
+    own_target = f"{type(task).__module__}.{type(task).__qualname__}"
+    if str(record["module_target"]) != own_target:
+        raise ConfigError(
+            key,
+            str(path),
+            f"a checkpoint of this run's task; the file holds a {record.get('name')} "
+            f"checkpoint ({record['module_target']}) and this run builds {own_target}: "
+            f"give a checkpoint of this task or run with task={record.get('name')}",
+            scoped=True,
+        )
+    theirs: dict[str, Any] = checkpoint.get("state_dict") or {}
+    ours = task.state_dict()
+    differ = [k for k in ours if k in theirs and tuple(theirs[k].shape) != tuple(ours[k].shape)]
+    missing = [k for k in ours if k not in theirs]
+    if not (differ or missing or [k for k in theirs if k not in ours]):
+        return
+    mine = _model_options(dict(task.hparams))
+    saved = _model_options(checkpoint.get("hyper_parameters"))
+    options = [
+        f"model.{k}={saved.get(k)!r} in the file, {mine.get(k)!r} here"
+        for k in sorted(set(mine) | set(saved))
+        if mine.get(k) != saved.get(k)
+    ]
+    if differ:
+        example = f"{differ[0]} {list(theirs[differ[0]].shape)} vs {list(ours[differ[0]].shape)}"
+    else:
+        example = f"{(missing or ['?'])[0]} missing"
+    detail = "; ".join(options[:3]) if options else f"e.g. {example}"
+    raise ConfigError(
+        key,
+        str(path),
+        f"a checkpoint of this run's model; its weights do not fit ({detail}): "
+        "use the model options the checkpoint was trained with, or another checkpoint",
+        scoped=True,
+    )

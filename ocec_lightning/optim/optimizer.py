@@ -120,5 +120,8 @@ def build_optimizer(
         options["layer_decay"],
     )
     raw["lr"] = lr
+    # Plain lists (betas) in the optimizer's param_groups, not ListConfig: the groups are
+    # saved in every checkpoint, which must load with torch.load(weights_only=True).
+    raw["_convert_"] = "all"
     factory = instantiate(raw, "optimizer")
     return factory(groups)

@@ -9,10 +9,12 @@ updated after every validation epoch, so every checkpoint carries it and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -40,14 +42,31 @@ def _threshold_metrics(threshold: float) -> dict[str, Any]:
 
 
 def best_f1_threshold(curve: BinaryPrecisionRecallCurve) -> tuple[float, float]:
-    """(threshold, F1) maximising F1 over the curve's thresholds."""
+    """(threshold, F1) maximising F1 over the curve's finite thresholds; (nan, nan) when
+    there is none (every score NaN: a diverged model)."""
     precision, recall, thresholds = curve.compute()
     # All scores equal (an untrained or collapsed model): torchmetrics returns the one
     # threshold as a 0-d tensor.
     thresholds = thresholds.reshape(-1)
     f1 = 2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1]).clamp_min(1e-12)
-    best = int(torch.argmax(f1))
+    # NaN scores become NaN thresholds: never pick one (a NaN threshold breaks testing).
+    usable = torch.isfinite(thresholds) & torch.isfinite(f1)
+    if not bool(usable.any()):
+        return float("nan"), float("nan")
+    best = int(torch.argmax(torch.where(usable, f1, torch.full_like(f1, -1.0))))
     return float(thresholds[best]), float(f1[best])
+
+
+def usable_threshold(threshold: float, default: float = 0.5) -> float:
+    """`threshold` when it is a number in [0, 1], else `default` (with a warning): a
+    checkpoint of a diverged run may carry a NaN threshold."""
+    if math.isfinite(threshold) and 0.0 <= threshold <= 1.0:
+        return threshold
+    rank_zero_warn(
+        f"decision threshold {threshold} is not a number in [0, 1] (from a diverged "
+        f"run?); testing at {default} instead"
+    )
+    return default
 
 
 class ClassificationTask(BaseTask):
@@ -139,11 +158,14 @@ class ClassificationTask(BaseTask):
         self.val_metrics.reset()
         threshold, f1 = best_f1_threshold(self.val_curve)
         self.val_curve.reset()
-        if not self.trainer.sanity_checking:
+        if not math.isfinite(threshold):  # every score NaN: keep the threshold in use
+            threshold = self.threshold
+        elif not self.trainer.sanity_checking:
             self.threshold = threshold
         self.log_dict({"val/f1_best": f1, "val/threshold": threshold}, sync_dist=True)
 
     def on_test_epoch_start(self) -> None:
+        self.threshold = usable_threshold(self.threshold)
         tuned = {f"{k}_tuned": v for k, v in _threshold_metrics(self.threshold).items()}
         self.test_tuned = MetricCollection(tuned, prefix="test/").to(self.device)
 

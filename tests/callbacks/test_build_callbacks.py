@@ -20,6 +20,7 @@ from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.callbacks.classification_plots import ClassificationPlots
 from ocec_lightning.callbacks.curve_report import CurveReport
 from ocec_lightning.callbacks.ema import EMA
+from ocec_lightning.callbacks.finite_guard import FiniteGuard
 from ocec_lightning.config.compose import compose_config
 from ocec_lightning.errors import ConfigError
 
@@ -31,6 +32,7 @@ GROUP = [
     RichProgressBar,
     RichModelSummary,
     CurveReport,
+    FiniteGuard,
 ]
 # conf/task/classification.yaml adds its callbacks after the group's, whatever the option.
 TASK = [ClassificationPlots]
@@ -63,7 +65,7 @@ def test_null_entries_are_skipped(tmp_path: Path, override: str) -> None:
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ("minimal", [ModelCheckpoint, *TASK]),
+        ("minimal", [ModelCheckpoint, FiniteGuard, *TASK]),
         ("swa", [*GROUP, StochasticWeightAveraging, *TASK]),
     ],
 )

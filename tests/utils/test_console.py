@@ -36,3 +36,24 @@ def test_summary_paths_are_never_cut(width: int) -> None:
     assert f"run dir: {LONG}" in lines
     assert "0.9831" in text and "0.9671" in text
     assert "top diagnosis: warning: Overfitting after epoch 92 (analysis.md)" in lines
+
+
+def test_summary_says_how_the_run_ended() -> None:
+    result = TrainResult(
+        run_dir=LONG,
+        monitor="val/f1",
+        best_score=None,
+        best_checkpoint=None,
+        last_checkpoint=None,
+        epochs=1,
+        seconds=3.0,
+        status="stopped_nonfinite_loss",
+        error="NonFiniteError: training loss is nan at epoch 1, global step 3 [batch 0]",
+        test_skipped="no test rows (train=8, val=2, test=0): testing is skipped after fit",
+    )
+    out = io.StringIO()
+    print_summary(result, Console(file=out, width=80, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert any("status" in ln and "stopped_nonfinite_loss" in ln for ln in lines)
+    assert f"ended by: {result.error}" in lines  # markup-like text printed as is
+    assert f"test skipped: {result.test_skipped}" in lines
