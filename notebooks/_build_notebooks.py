@@ -16,10 +16,13 @@ HERE = Path(__file__).resolve().parent
 SETTINGS = """# Size settings: the ONE cell to edit. The test suite runs every notebook with
 # OCEC_NOTEBOOK_SMALL=1 (tiny data, 1-2 epochs) and OCEC_NOTEBOOK_OUT=<tmp dir>.
 import os
+import time
 from pathlib import Path
 
 SMALL = os.environ.get("OCEC_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("OCEC_NOTEBOOK_OUT", "outputs/notebooks")).resolve()
+# A new run directory per execution: a run refuses a directory that holds checkpoints.
+STAMP = time.strftime("%Y-%m-%d_%H-%M-%S")
 {body}
 print(f"SMALL={{SMALL}} OUT={{OUT}}")"""
 
@@ -54,7 +57,7 @@ CLASSIFICATION = [
         '    f"trainer.max_epochs={EPOCHS}",\n'
         '    "callbacks.progress_bar=null",\n'
         "]\n"
-        'cfg = compose_config(OVERRIDES, output_dir=RUN_DIR / "run")\n'
+        'cfg = compose_config(OVERRIDES, output_dir=RUN_DIR / f"run_{STAMP}")\n'
         'print(OmegaConf.to_yaml(cfg.aug.batch), "model:", cfg.model._target_, "| loss:", cfg.loss._target_)'
     ),
     new_markdown_cell("## Samples (fixed validation crops)"),
@@ -165,7 +168,7 @@ SEGMENTATION = [
         '    "callbacks.progress_bar=null",\n'
         '    "callbacks.prediction_overlays.every_n_epochs=1",\n'
         "]\n"
-        'cfg = compose_config(OVERRIDES, output_dir=RUN_DIR / "run")\n'
+        'cfg = compose_config(OVERRIDES, output_dir=RUN_DIR / f"run_{STAMP}")\n'
         "palette = check_palette(cfg.task.palette)\n"
         "dict(enumerate(cfg.task.class_names))"
     ),
@@ -246,7 +249,7 @@ EXPORT = [
         "cfg = compose_config(\n"
         '    [f"data.source.num_samples={NUM_SAMPLES}", f"data.batch_size={BATCH}", "data.num_workers=0",\n'
         '     f"trainer.max_epochs={EPOCHS}", "callbacks.progress_bar=null", "callbacks.curve_report=null", *FAST],\n'
-        '    output_dir=RUN_DIR / "run",\n'
+        '    output_dir=RUN_DIR / f"run_{STAMP}",\n'
         ")\n"
         "result = run_training(cfg)\n"
         "ckpt = result.best_checkpoint or result.last_checkpoint\n"

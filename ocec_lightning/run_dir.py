@@ -10,6 +10,7 @@ nothing else.
 
 from __future__ import annotations
 
+import csv
 import json
 import traceback
 from pathlib import Path
@@ -21,6 +22,7 @@ CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
 EVAL_FILE = "eval_metrics.json"
 FAILURE_FILE = "failure.json"
+SKIPPED_FILE = "skipped_samples.csv"
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
@@ -58,3 +60,14 @@ def write_failure(run_dir: str | Path, err: BaseException, overrides: list[str])
             "traceback": "".join(traceback.format_exception(err)),
         },
     )
+
+
+def write_skipped_samples(run_dir: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """The samples `data.on_bad_sample=skip` left out: one `row,ref,reason` line each."""
+    path = Path(run_dir) / SKIPPED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=["row", "ref", "reason"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

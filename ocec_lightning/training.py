@@ -73,6 +73,7 @@ class TrainResult:
     error: str | None = None  # the one-line error that ended the run, if any
     test_split: str | None = None  # the split trainer.test ran on
     test_skipped: str | None = None  # why testing did not run
+    skipped_samples: int = 0  # rows dropped by data.on_bad_sample=skip (skipped_samples.csv)
 
 
 @dataclass
@@ -184,6 +185,8 @@ def _fit_and_test(run: Run, started: float) -> TrainResult:
     if trainer.is_global_zero:
         print_config(cfg, console)
         run_dir.write_config(cfg.paths.output_dir, cfg)
+        if datamodule.skipped_samples:
+            run_dir.write_skipped_samples(cfg.paths.output_dir, datamodule.skipped_samples)
         if skipped and cfg.get("test", True):
             log.warning(skipped)  # said at the start, not discovered after training
     if cfg.get("train", True):
@@ -192,6 +195,7 @@ def _fit_and_test(run: Run, started: float) -> TrainResult:
     # callback's state as it was when that checkpoint was written.
     result = _summarize(cfg, trainer)
     result.test_split, result.test_skipped = test_split, skipped
+    result.skipped_samples = len(datamodule.skipped_samples)
     if test_split is not None:
         # Without fitting, test the checkpoint given to resume from (null: these weights).
         weights = result.best_checkpoint if cfg.get("train", True) else cfg.get("ckpt_path")

@@ -160,7 +160,7 @@ def check_split_sizes(
         if sizes[name] == 0:
             hint = f"set data.splits.{name} > 0 (e.g. 0.1) or give the data '{name}' rows"
             if name == "test":
-                hint += ", or run without testing (test=false)"
+                hint += ", or test on val (test_split=val) or not at all (test=false)"
             raise DataError(f"split '{name}' is empty ({summary}) for stage '{stage_name}'; {hint}")
     if train_counts is None or sum(1 for v in train_counts.values() if v > 0) >= 2:
         return

@@ -85,7 +85,7 @@ def _assert_state_close(actual: dict[str, Tensor], expected: dict[str, Tensor]) 
 
 
 def _load(path: str | Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 10000])

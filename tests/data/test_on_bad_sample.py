@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -215,3 +216,23 @@ def test_skip_drops_the_rows_of_a_damaged_shard(write_parquet, helpers, make_dm)
     assert [s["ref"] for s in dm.skipped_samples] == [f"b.parquet row {i}" for i in range(6)]
     assert "corrupt parquet data in column(s) image_bytes" in dm.skipped_samples[0]["reason"]
     assert sum(dm.num_samples(s) for s in ("train", "val", "test")) == 8
+
+
+def test_a_run_with_skip_trains_and_lists_what_it_skipped(write_parquet, helpers, make_cfg):
+    from ocec_lightning.training import run_training
+
+    labels = ["open" if i % 2 else "closed" for i in range(40)]
+    data = [helpers.png_bytes(helpers.sample_image(i)) for i in range(40)]
+    data[5], data[22] = b"garbage", b""
+    path = write_parquet(labels, image_bytes=data)
+    splits = "{train: 0.6, val: 0.4, test: 0.0}"
+    overrides = ["data=parquet", f"data.path={path}", "data.image_size=[8,16]"]
+    overrides += ["data.batch_size=8", f"data.splits={splits}", "data.on_bad_sample=skip"]
+    overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "model.base_channels=8"]
+    result = run_training(make_cfg(overrides, tiny=False))
+    summary = json.loads((Path(result.run_dir) / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["skipped_samples"] == 2
+    assert "no test rows" in summary["test_skipped"]  # 0.6/0.4/0: testing skipped, exit 0
+    rows = pd.read_csv(Path(result.run_dir) / "skipped_samples.csv")
+    assert rows["row"].tolist() == [5, 22] and list(rows.columns) == ["row", "ref", "reason"]
+    assert "empty" in rows["reason"][1]

@@ -22,7 +22,7 @@ SHORT = [
 
 
 def _load(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def test_resume_continues_at_next_epoch_with_all_state(make_cfg, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_segmentation_trains_writes_overlays_table_and_resumes(make_cfg, tmp_pat
             run_dir=tmp_path / "second",
         )
     )
-    final = torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=False)
+    final = torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=True)
     assert final["epoch"] == 2 and final["global_step"] == 9
 
 
