@@ -4,10 +4,11 @@ output (run dir, caches) under pytest's temporary directories."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import DictConfig
 
 from ocec_lightning.config import compose_config
@@ -22,6 +23,16 @@ TINY_SEG_DATA = [
     "data.image_size=[64,64]",
 ]
 QUIET = ["callbacks.progress_bar=null", "callbacks.model_summary=null"]
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread for tiny tensors: on a shared 2-core box more threads
+    only contend. Restored afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True, scope="session")

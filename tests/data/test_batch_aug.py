@@ -5,7 +5,6 @@ for fixed parameters (within uint8 rounding)."""
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Iterator
 
 import albumentations as A
 import numpy as np
@@ -29,14 +28,7 @@ from ocec_lightning.errors import ConfigError
 from ocec_lightning.synthetic.eyes import generate_eyes
 from ocec_lightning.synthetic.faces import generate_faces
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny tensors: on a shared 2-core box intra-op threads only contend. Restored after.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _gen(seed: int = 0) -> torch.Generator:

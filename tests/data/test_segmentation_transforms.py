@@ -5,7 +5,6 @@ under every preset, and deterministic eval transforms."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from functools import cache
 
 import albumentations as A
@@ -84,12 +83,7 @@ def _agreement(image: np.ndarray, mask: np.ndarray) -> float:
     return float((nearest == groups[interior]).mean())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _train_augmentation(aug, seed: int = 0) -> TrainAugmentation:

@@ -5,7 +5,6 @@ normalisation, as `TrainAugmentation` puts them together."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -28,12 +27,7 @@ ALIASES = {"保守": "conservative", "平衡": "balanced", "激进": "aggressive
 BATCH_AUG = "ocec_lightning.data.batch_aug"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @cache
