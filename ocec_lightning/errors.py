@@ -36,7 +36,6 @@ class ConfigError(OCECError):
             return ConfigError(f"{prefix}.{self.key}", self.value, self.expected, scoped=True)
         self.scoped = True
         return self
-        return ConfigError(f"{prefix}.{self.key}", self.value, self.expected, scoped=True)
 
 
 class DataError(OCECError):

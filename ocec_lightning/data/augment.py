@@ -68,13 +68,16 @@ class TrainAugmentation:
             self._check("image", images.shape[1:3], image_size, f"aug.{self.task}")
             if masks is not None:
                 self._check("mask", masks.shape[1:3], image_size, f"aug.{self.task}")
-        tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+        pixels = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))) / 255.0
         mask_tensor = None if masks is None else torch.from_numpy(masks.astype(np.int64))
-        result, result_mask = self.batched(tensor, mask_tensor, seed=0)
-        self._check("image", tuple(result.shape[2:]), image_size, f"aug.batched.{self.task}")
-        if result_mask is not None:
-            key = f"aug.batched.{self.task}"
-            self._check("mask", tuple(result_mask.shape[1:]), image_size, key)
+        generator = torch.Generator().manual_seed(0)
+        # Every step applied (as if its p were 1): a rare size-changing step fails here too.
+        for i, transform in enumerate(self.batched.transforms):
+            pixels, mask_tensor = transform.apply(pixels, mask_tensor, generator)
+            key = f"aug.batched.{self.task}[{i}]"
+            self._check("image", tuple(pixels.shape[2:]), image_size, key)
+            if mask_tensor is not None:
+                self._check("mask", tuple(mask_tensor.shape[1:]), image_size, key)
 
     @staticmethod
     def _check(name: str, found: tuple[int, ...], size: tuple[int, int], key: str) -> None:
