@@ -5,6 +5,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
+BENCH_ARGS ?=
 PYTEST_ARGS ?= -n 2
 
 .PHONY: help install train test lint bench clean notebook
@@ -31,8 +32,8 @@ lint: $(STAMP)  ## ruff lint + format check
 	$(VENV)/bin/ruff check ocec_lightning hydra_plugins tests
 	$(VENV)/bin/ruff format --check ocec_lightning hydra_plugins tests
 
-bench: $(STAMP)  ## run the benchmarks (JSON results under benchmarks/results)
-	@ls benchmarks/*.py >/dev/null 2>&1 && for f in benchmarks/*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"
+bench: $(STAMP)  ## run the benchmarks (< 20 min; JSON + summary.md under benchmarks/results; BENCH_ARGS=--quick)
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 notebook: $(STAMP)  ## open the notebooks in JupyterLab (installs jupyterlab into the venv)
 	$(PY) -m pip install jupyterlab
