@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ocec_lightning.callbacks.ema import EMA, warmup_ema_avg_fn
+from ocec_lightning.callbacks.ema import EMA, warmup_ema_multi_avg_fn
 from ocec_lightning.errors import ConfigError
 
 STEPS_PER_EPOCH = 4  # 32 samples, batch size 8
@@ -94,8 +94,13 @@ def test_warmup_avg_fn_uses_tensorflow_decay_rule(n: int) -> None:
     averaged, current = torch.tensor([2.0, -4.0, 0.5]), torch.tensor([10.0, 6.0, -1.5])
     d = min(decay, (1 + n) / (10 + n))  # n=0: 0.1, 1: 2/11, 5: 6/15, 10000: 0.999
     expected = d * averaged + (1 - d) * current
-    got = warmup_ema_avg_fn(decay)(averaged, current, torch.tensor(n))
+    got = averaged.clone()
+    warmup_ema_multi_avg_fn(decay)([got], [current], torch.tensor(n))  # in place
     torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+    # Integer buffers (num_batches_tracked) blend too; constant decay without warmup.
+    steps = torch.tensor([10])
+    warmup_ema_multi_avg_fn(0.5, warmup=False)([steps], [torch.tensor([20])], torch.tensor(n))
+    assert steps.tolist() == [15]
     if n == 0:
         torch.testing.assert_close(got, torch.tensor([9.2, 5.0, -1.3]))
 
