@@ -48,6 +48,6 @@ def test_tracking_uri_override(make_cfg, tmp_path: Path) -> None:
     shared = "http://127.0.0.1:5999"  # a server URI is passed through; nothing connects yet
     cfg = make_cfg(["logger=mlflow", f"logger.mlflow.tracking_uri={shared}"])
     csv, mlflow_logger = build_loggers(cfg)  # logger=mlflow keeps csv/metrics.csv too
-    assert type(csv).__name__ == "CSVLogger" and mlflow_logger._tracking_uri == shared
+    assert type(csv).__name__ == "ResumableCSVLogger" and mlflow_logger._tracking_uri == shared
     default = build_loggers(make_cfg(["logger=mlflow"], run_dir=tmp_path / "other"))[-1]
     assert default._tracking_uri == f"file:{tmp_path / 'other' / 'mlruns'}"
