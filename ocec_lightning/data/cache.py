@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ _SHOWN_SKIPS = 3
 _DECODE_CHUNK = 256
 # Rows per call of a source's block renderer (synthetic sources fan these out to processes).
 _RENDER_CHUNK = 4096
+_RELEASE_BYTES = 64 << 20  # written disk-cache rows leave this process's RSS this often
 
 
 def cache_path(
@@ -290,7 +292,9 @@ def _decode_into(
     With `masks` (N, H, W) each row's mask is read too, checked to have its image's size
     and resized with nearest-neighbour interpolation. A row failing with DataError raises
     it or, with `skip`, is left as it is (zeros) and returned as {row, ref, reason}.
+    Memory-mapped outputs (the disk cache) leave this process's RSS as rows are written.
     """
+    done = _releaser([out] if masks is None else [out, masks])
     n, height, width = out.shape[:3]
     if table.render_block is not None:
         for start in range(0, n, _RENDER_CHUNK):
@@ -306,6 +310,7 @@ def _decode_into(
                     out[start + k] = _fit(images[k], height, width)
                     if masks is not None:
                         masks[start + k] = _fit_mask(block_masks[k], height, width)
+            done(stop)
         return []  # drawn, never decoded: nothing can be bad
 
     refs = table.frame["ref"]
@@ -329,15 +334,38 @@ def _decode_into(
     workers = threads or min(8, os.cpu_count() or 1)
     pool = ThreadPoolExecutor(max_workers=workers)
     skipped: list[dict[str, Any]] = []
+    starts = range(0, n, _DECODE_CHUNK)
     try:
         # Consuming the results in order re-raises the first failing chunk's DataError,
         # i.e. the lowest failing row, so the message does not depend on thread timing.
-        for bad in pool.map(decode_chunk, range(0, n, _DECODE_CHUNK)):
+        for start, bad in zip(starts, pool.map(decode_chunk, starts), strict=True):
             skipped += bad
+            done(min(n, start + _DECODE_CHUNK))
     finally:
         # After a failure, do not decode the rest of a large dataset before reporting it.
         pool.shutdown(wait=True, cancel_futures=True)
     return skipped
+
+
+def _releaser(arrays: list[np.ndarray]) -> Callable[[int], None]:
+    """`done(n)` for rows 0..n-1 written: every `_RELEASE_BYTES`, unmaps them from memmapped
+    `arrays` (shared mappings: the pages stay in the page cache and reach the file)."""
+    maps = [a.base if isinstance(a, np.memmap) else None for a in arrays]
+    if not hasattr(mmap, "MADV_DONTNEED") or not all(isinstance(m, mmap.mmap) for m in maps):
+        return lambda n: None  # not memmaps (ram mode), or views of one
+    sizes, released = [a[0].nbytes if len(a) else 0 for a in arrays], 0
+
+    def done(n: int) -> None:
+        nonlocal released
+        if (n - released) * sum(sizes) >= _RELEASE_BYTES or n == len(arrays[0]):
+            for array, mapped, size in zip(arrays, maps, sizes, strict=True):
+                base = array.offset % mmap.ALLOCATIONGRANULARITY  # row 0 in the mapping
+                begin = (base + released * size) // mmap.PAGESIZE * mmap.PAGESIZE
+                end = min(len(mapped), base + n * size)
+                mapped.madvise(mmap.MADV_DONTNEED, begin, max(0, end - begin))
+            released = n
+
+    return done
 
 
 def _checked_mask(table: SampleTable, row: int, image: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -181,16 +182,16 @@ class ParquetSource:
         readers, referenced = {}, []
         for kind in ("image", "mask") if segmentation else ("image",):
             has_bytes = any(f"{kind}_bytes" in p[1] for p in parts)
-            files = [
-                self._resolve(shard, rel)
-                for shard, rel in zip(meta["shard"], meta[f"{kind}_path"], strict=True)
-            ]
-            readers[kind] = _RowReader(
-                shards, shard_of_row, local_row, has_bytes, files, refs, kind
-            )
+            readers[kind] = reader = _RowReader(
+                shards, shard_of_row, local_row, has_bytes, meta[f"{kind}_path"].to_numpy(),
+                self.root, refs, kind,
+            )  # fmt: skip
             # Bytes live inside the shards (covered by their signatures); only path-only
-            # data needs the referenced files' signatures to notice replaced files.
-            referenced += [] if has_bytes else [f for f in files if f is not None]
+            # data needs the referenced files' signatures to notice replaced files. Paths
+            # are resolved only here and when a row without bytes is read.
+            if not has_bytes:
+                files = (reader.file(i) for i in range(len(meta)))
+                referenced += [f for f in files if f is not None]
         fingerprint = fingerprint_of(
             "parquet",
             file_signatures(shards),
@@ -248,7 +249,7 @@ class ParquetSource:
         ]
         table = _read_columns(shard, list(dict.fromkeys(wanted))).to_pandas()
         n = len(table)
-        meta = pd.DataFrame({"shard": [shard] * n, "shard_index": index, "row": np.arange(n)})
+        meta = pd.DataFrame({"shard_index": np.full(n, index), "row": np.arange(n)})
         meta["ref"] = [f"{shard.name} row {k}" for k in range(n)]
         # class_id wins over label; label only fills rows whose class_id is missing.
         if "class_id" in table and "label" in table:
@@ -267,16 +268,85 @@ class ParquetSource:
             meta["group"] = table[self.group_column]
         return meta, [c for c in ("image_bytes", "mask_bytes") if c in columns]
 
-    def _resolve(self, shard: Path, rel: object) -> Path | None:
-        if rel is None or (isinstance(rel, float) and np.isnan(rel)) or rel == "":
-            return None
-        return (self.root or shard.parent) / str(rel)
+
+# Rows per Arrow batch read from the bytes column, and batches kept per shard. The cache
+# decodes rows in order from a few threads, each a few hundred rows apart, so a short
+# window of batches serves them all while holding only a few MiB of encoded bytes.
+_BATCH_ROWS, _WINDOW = 2048, 8
+_READ_BUFFER = 1 << 20  # read column chunks in 1 MiB pieces (no pre-buffering)
+
+
+class _ShardBytes:
+    """One shard's `<kind>_bytes` column, streamed in batches from a sequential cursor.
+
+    Reading row j advances the cursor to it (dropping the oldest batches); a row behind
+    the cursor or in a later row group restarts it at that row group. A damaged page raises
+    the DataError naming the shard, and keeps raising it for rows not already read.
+    """
+
+    def __init__(self, shard: Path, column: str) -> None:
+        self.shard, self.column = shard, column
+        self.lock = threading.Lock()
+        self.window: dict[int, pa.Array] = {}  # first row -> its batch, oldest first
+        self.batches: Any = None  # the cursor; `position`: the first row it yields next
+        self.position, self.error, self.group_starts = 0, None, None
+
+    def _fail(self, exc: BaseException) -> DataError:
+        self.batches = None
+        self.error = DataError(
+            f"{self.shard}: corrupt parquet data in column(s) {self.column} "
+            f"({_first_line(exc)}); expected a readable parquet file (rewrite it)"
+        )
+        return self.error
+
+    def _restart(self, row: int) -> None:
+        file = pq.ParquetFile(self.shard, pre_buffer=False, buffer_size=_READ_BUFFER)
+        if self.group_starts is None:
+            sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+            self.group_starts = np.concatenate([[0], np.cumsum(sizes)])
+        groups = range(max(self._group(row), 0), len(self.group_starts) - 1)
+        self.position = int(self.group_starts[groups.start]) if len(groups) else 0
+        self.batches = file.iter_batches(_BATCH_ROWS, list(groups), [self.column])
+
+    def _group(self, row: int) -> int:
+        return int(np.searchsorted(self.group_starts, row, side="right")) - 1
+
+    def get(self, row: int) -> bytes | None:
+        with self.lock:
+            array = self._find(row)
+        value = array[0][row - array[1]]
+        return value.as_py() if value.is_valid else None
+
+    def _find(self, row: int) -> tuple[pa.Array, int]:
+        for start, array in self.window.items():
+            if start <= row < start + len(array):
+                return array, start
+        if self.error is not None:
+            raise DataError(str(self.error))
+        try:
+            behind = self.batches is None or row < self.position
+            if behind or self._group(row) > self._group(self.position):  # skip row groups
+                self._restart(row)
+            while True:
+                batch = next(self.batches, None)
+                if batch is None:
+                    raise IndexError(f"{self.shard}: no row {row}")
+                start, self.position = self.position, self.position + batch.num_rows
+                if row < self.position:
+                    break
+            self.window[start] = batch.column(0)
+            while len(self.window) > _WINDOW:
+                del self.window[next(iter(self.window))]
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(str(self._fail(exc))) from None
+        return self.window[start], start
 
 
 class _RowReader:
     """Decodes one row: its `<kind>_bytes` if non-null, else the file at `<kind>_path`.
 
-    `kind` is "image" (RGB images) or "mask" (index masks).
+    `kind` is "image" (RGB images) or "mask" (index masks). Paths (`rels`, relative to
+    `root` or the row's shard folder) are resolved only for rows that are read from files.
     """
 
     def __init__(
@@ -285,46 +355,43 @@ class _RowReader:
         shard_of_row: np.ndarray,
         local_row: np.ndarray,
         has_bytes: bool,
-        files: list[Path | None],
+        rels: np.ndarray,
+        root: Path | None,
         refs: list[str],
         kind: str = "image",
     ) -> None:
-        self.shards, self.has_bytes, self.files, self.refs = shards, has_bytes, files, refs
-        self.shard_of_row, self.local_row = shard_of_row, local_row
+        self.shards, self.has_bytes, self.rels, self.refs = shards, has_bytes, rels, refs
+        self.shard_of_row, self.local_row, self.root = shard_of_row, local_row, root
         self.kind, self.column = kind, f"{kind}_bytes"
         self._decode = decode_mask_bytes if kind == "mask" else decode_image_bytes
         self._read_file = read_mask_file if kind == "mask" else read_image_file
-        # Per shard: the column as an array, or the DataError reading it raised (kept, so
-        # that with data.on_bad_sample=skip the other rows of a damaged shard fail at once
-        # instead of each re-reading it).
-        self._bytes: dict[int, np.ndarray | DataError] = {}
+        self._streams: dict[int, _ShardBytes | None] = {}  # None: shard lacks the column
         self._lock = threading.Lock()  # the cache decodes from several threads
 
-    def _shard_bytes(self, index: int) -> np.ndarray:
-        with self._lock:
-            if index not in self._bytes:
-                shard = self.shards[index]
-                try:
-                    if self.column in pq.read_schema(shard).names:
-                        col = _read_columns(shard, [self.column]).column(0)
-                        self._bytes[index] = col.to_numpy(zero_copy_only=False)
-                    else:
-                        rows = pq.ParquetFile(shard).metadata.num_rows
-                        self._bytes[index] = np.full(rows, None, dtype=object)
-                except DataError as exc:
-                    self._bytes[index] = exc
-            column = self._bytes[index]
-        if isinstance(column, DataError):
-            raise DataError(str(column))
-        return column
+    def file(self, i: int) -> Path | None:
+        rel = self.rels[i]
+        if rel is None or (isinstance(rel, float) and np.isnan(rel)) or rel == "":
+            return None
+        shard = self.shards[int(self.shard_of_row[i])]
+        return (self.root or shard.parent) / str(rel)
+
+    def _stream(self, index: int) -> _ShardBytes | None:
+        if index not in self._streams:
+            with self._lock:
+                if index not in self._streams:
+                    shard = self.shards[index]
+                    has = self.column in _schema_names(shard)
+                    self._streams[index] = _ShardBytes(shard, self.column) if has else None
+        return self._streams[index]
 
     def read(self, i: int) -> np.ndarray:
         ref = self.refs[i]
         if self.has_bytes:
-            data = self._shard_bytes(int(self.shard_of_row[i]))[self.local_row[i]]
+            stream = self._stream(int(self.shard_of_row[i]))
+            data = None if stream is None else stream.get(int(self.local_row[i]))
             if data is not None:
-                return self._decode(bytes(data), ref)
-        path = self.files[i]
+                return self._decode(data, ref)
+        path = self.file(i)
         if path is None:
             raise DataError(
                 f"{ref}: has neither {self.kind}_bytes nor {self.kind}_path; expected one of them"
