@@ -98,6 +98,17 @@ def boolean(key: str, value: object) -> bool:
     return value
 
 
+def number_range(key: str, value: object, low: float, high: float) -> tuple[float, float]:
+    """A `[min, max]` pair inside [low, high] (ConfigError naming `key` otherwise)."""
+    try:
+        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        lo = hi = float("nan")
+    if not (low <= lo <= hi <= high):
+        raise ConfigError(key, value, f"[min, max] with {low} <= min <= max <= {high}")
+    return lo, hi
+
+
 def one_of(key: str, value: object, choices: Iterable[str]) -> str:
     """``value`` as a str; ``ConfigError`` unless it is one of ``choices``."""
     options = [str(c) for c in choices]

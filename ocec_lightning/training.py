@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,30 +219,12 @@ def _test_plan(cfg: DictConfig, datamodule: Any) -> tuple[str | None, str | None
     )
 
 
-@contextmanager
-def _val_as_test(datamodule: Any) -> Iterator[None]:
-    """Serve the datamodule's val split as its test split (`test_split=val`).
-
-    `trainer.test` sets up the trainer's datamodule for stage "test" (which checks the
-    test split) and reads `test_dataloader()`. Swapping these two methods on the
-    instance, for the duration of the test only, keeps every other hook of the
-    datamodule (batch transfer and GPU augmentation, the statistics the loss binds)
-    exactly as in fit; a wrapper datamodule would have to forward each of them."""
-    setup = datamodule.setup
-    datamodule.setup = lambda stage=None: setup("validate")  # checks the val split
-    datamodule.test_dataloader = datamodule.val_dataloader
-    try:
-        yield
-    finally:
-        del datamodule.setup, datamodule.test_dataloader  # the class's methods again
-
-
 def _test(run: Run, split: str, ckpt_path: str | None) -> dict[str, float]:
     """`trainer.test` on `split` (metrics named `test/...` either way)."""
-    with _val_as_test(run.datamodule) if split == "val" else nullcontext():
-        results = run.trainer.test(
-            run.task, datamodule=run.datamodule, ckpt_path=ckpt_path, weights_only=True
-        )
+    run.datamodule.test_split = split
+    results = run.trainer.test(
+        run.task, datamodule=run.datamodule, ckpt_path=ckpt_path, weights_only=True
+    )
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 

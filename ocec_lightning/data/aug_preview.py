@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig
 
 from ocec_lightning.checks import int_at_least
+from ocec_lightning.data.datasets import per_sample
 from ocec_lightning.data.sampling import seed_for
 
 # The distinct presets (the Chinese names are aliases of these three).
@@ -78,12 +79,7 @@ def preview_config(
         pixels, draw_masks = raw, masks
         if augmentation.sample is not None:  # per-sample albumentations, as the loader runs it
             augmentation.sample.set_random_seed(seed + draw)
-            results = [
-                augmentation.sample(image=image, **({} if masks is None else {"mask": masks[i]}))
-                for i, image in enumerate(raw)
-            ]
-            pixels = np.stack([r["image"] for r in results])
-            draw_masks = None if masks is None else np.stack([r["mask"] for r in results])
+            pixels, draw_masks = per_sample(augmentation.sample, raw, masks)
         batch = torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))
         mask_batch = None if draw_masks is None else torch.from_numpy(draw_masks.astype(np.int64))
         # The batched transforms, as on_after_batch_transfer runs them on a train batch.

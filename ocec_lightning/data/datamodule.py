@@ -133,6 +133,8 @@ class OCECDataModule(L.LightningDataModule):
         self._labels: np.ndarray | None = None
         self._rows: dict[str, np.ndarray] = {}
         self.table: SampleTable | None = None  # set by setup(): rows, labels, splits, groups
+        # The split `trainer.test` reads (`test_split=val` in the run config tests on val).
+        self.test_split = "test"
         self.skipped_samples: list[dict[str, Any]] = []  # setup(): {row, ref, reason} skipped
 
     # ----------------------------------------------------------------- setup
@@ -148,7 +150,8 @@ class OCECDataModule(L.LightningDataModule):
         """Load, split, cache and check the data (idempotent); raises DataError on bad data."""
         if self._images is None:
             self._load()
-        self._check_splits(_STAGE_SPLITS.get(stage, ("train", "val")), stage)
+        needed = _STAGE_SPLITS.get(stage, ("train", "val"))
+        self._check_splits((self.test_split,) if needed == ("test",) else needed, stage)
 
     def _load_table(self) -> SampleTable:
         """The source's table, checked against the task (masks iff segmentation)."""
@@ -352,7 +355,9 @@ class OCECDataModule(L.LightningDataModule):
         return self._loader(self._dataset("val"), batch_size=self.batch_size, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("test"), batch_size=self.batch_size, shuffle=False)
+        return self._loader(
+            self._dataset(self.test_split), batch_size=self.batch_size, shuffle=False
+        )
 
     # ------------------------------------------------------ on the device
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

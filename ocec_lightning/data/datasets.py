@@ -56,7 +56,7 @@ class CachedImageDataset(Dataset):
             seed = getattr(indices, "seed", None)
             if seed is not None:
                 self.transform.set_random_seed(int(seed) % 2**32)
-            images, masks = _per_sample(self.transform, images, masks)
+            images, masks = per_sample(self.transform, images, masks)
         batch = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
         if masks is None:
             return batch, torch.from_numpy(self.labels[picked].astype(np.int64))
@@ -79,9 +79,10 @@ class CachedImageDataset(Dataset):
         self.__dict__.update(state)
 
 
-def _per_sample(
+def per_sample(
     transform: Any, images: np.ndarray, masks: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """An albumentations Compose applied image by image (with its mask), restacked."""
     out_images, out_masks = [], []
     for k, image in enumerate(images):
         if masks is None:

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 
 from ocec_lightning.checks import number_in
-from ocec_lightning.errors import ConfigError
 
 
 class BatchTransform(ABC):
@@ -28,6 +27,8 @@ class BatchTransform(ABC):
     def __call__(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
     ) -> tuple[Tensor, Tensor | None]:
+        if self.p >= 1.0:  # every row: no gather and scatter back
+            return self.apply(images, masks, generator)
         rows = self.rows(images.shape[0], images.device, generator)
         if rows.numel() == 0:
             return images, masks
@@ -61,14 +62,3 @@ def uniform(
 ) -> Tensor:
     """`n` draws from U[low, high] as float32 on `device`."""
     return low + (high - low) * torch.rand(n, device=device, generator=generator)
-
-
-def value_range(key: str, value: object, low: float, high: float) -> tuple[float, float]:
-    """A `[min, max]` pair inside [low, high] (ConfigError naming `key` otherwise)."""
-    try:
-        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        lo = hi = float("nan")
-    if not (low <= lo <= hi <= high):
-        raise ConfigError(key, value, f"[min, max] with {low} <= min <= max <= {high}")
-    return lo, hi

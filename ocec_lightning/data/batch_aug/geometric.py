@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ocec_lightning.checks import int_at_least, number_in
-from ocec_lightning.data.batch_aug.base import BatchTransform, uniform, value_range
+from ocec_lightning.checks import int_at_least, number_in, number_range
+from ocec_lightning.data.batch_aug.base import BatchTransform, uniform
 from ocec_lightning.data.masks import swap_lut
 from ocec_lightning.data.transforms import _check_pairs
 from ocec_lightning.errors import ConfigError
@@ -73,9 +73,9 @@ class Affine(BatchTransform):
         p: float = 0.5,
     ) -> None:
         super().__init__(p)
-        self.scale = value_range("scale", scale, 1e-3, 100.0)
-        self.translate = value_range("translate_percent", translate_percent, -1.0, 1.0)
-        self.rotate = value_range("rotate", rotate, -360.0, 360.0)
+        self.scale = number_range("scale", scale, 1e-3, 100.0)
+        self.translate = number_range("translate_percent", translate_percent, -1.0, 1.0)
+        self.rotate = number_range("rotate", rotate, -360.0, 360.0)
         self.fill = number_in("fill", fill, 0, 255) / 255.0
         self.fill_mask = int(number_in("fill_mask", fill_mask, 0, 255))
         if not isinstance(keep_ratio, bool):

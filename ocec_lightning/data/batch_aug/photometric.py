@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import albumentations as A
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ocec_lightning.data.batch_aug.base import BatchTransform, uniform, value_range
+from ocec_lightning.checks import number_range
+from ocec_lightning.data.batch_aug.base import BatchTransform, uniform
+from ocec_lightning.data.datasets import per_sample
 from ocec_lightning.data.transforms import build_augmentations
 from ocec_lightning.errors import ConfigError
 
@@ -72,10 +73,10 @@ class ColorJitter(BatchTransform):
         p: float = 0.5,
     ) -> None:
         super().__init__(p)
-        self.brightness = value_range("brightness", brightness, 0.0, float("inf"))
-        self.contrast = value_range("contrast", contrast, 0.0, float("inf"))
-        self.saturation = value_range("saturation", saturation, 0.0, float("inf"))
-        self.hue = value_range("hue", hue, -0.5, 0.5)
+        self.brightness = number_range("brightness", brightness, 0.0, float("inf"))
+        self.contrast = number_range("contrast", contrast, 0.0, float("inf"))
+        self.saturation = number_range("saturation", saturation, 0.0, float("inf"))
+        self.hue = number_range("hue", hue, -0.5, 0.5)
 
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
@@ -114,9 +115,9 @@ class GaussianBlur(BatchTransform):
         p: float = 0.5,
     ) -> None:
         super().__init__(p)
-        low, high = (int(k) | 1 for k in value_range("blur_limit", blur_limit, 3, 99))
+        low, high = (int(k) | 1 for k in number_range("blur_limit", blur_limit, 3, 99))
         self.sizes = [k | 1 for k in range(low, high + 1)]  # the draw's table (5 twice)
-        self.sigma = value_range("sigma_limit", sigma_limit, 1e-3, 100.0)
+        self.sigma = number_range("sigma_limit", sigma_limit, 1e-3, 100.0)
 
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
@@ -156,7 +157,7 @@ class GaussNoise(BatchTransform):
 
     def __init__(self, std_range: Sequence[float] = (0.2, 0.44), p: float = 0.5) -> None:
         super().__init__(p)
-        self.std = value_range("std_range", std_range, 0.0, 1.0)
+        self.std = number_range("std_range", std_range, 0.0, 1.0)
 
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
@@ -194,18 +195,14 @@ class PerSample(BatchTransform):
         pixels = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         # Masks go along (uint8 ids), so a geometric transform keeps them aligned.
         ids = None if masks is None else masks.to(torch.uint8).cpu().numpy()
-        outs = [
-            self.transform(image=image, **({} if ids is None else {"mask": ids[i]}))
-            for i, image in enumerate(pixels)
-        ]
-        out = np.stack([o["image"] for o in outs])
+        out, out_ids = per_sample(self.transform, pixels, ids)
         if out.shape != pixels.shape:
             raise ConfigError(
                 "transform", self.name, f"a transform that keeps the size {list(pixels.shape[1:3])}"
             )
         result = torch.from_numpy(out).to(images.device).permute(0, 3, 1, 2)
         if masks is not None:
-            masks = torch.from_numpy(np.stack([o["mask"] for o in outs])).to(masks)
+            masks = torch.from_numpy(out_ids).to(masks)
         return result.to(images.dtype) / 255.0, masks
 
     def __repr__(self) -> str:
