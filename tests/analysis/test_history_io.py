@@ -90,7 +90,7 @@ def test_tensorboard_sparse_steps_become_epoch_indices(tmp_path):
         writer.add_scalar("val_miou", 0.1 * index, step)
     writer.close()
     history = load_history(tmp_path / "tb")
-    assert history.epochs.tolist() == [0, 1, 2]
+    assert history.epochs.tolist() == [1, 2, 3] and history.numbering == "rows"
     assert history.picked["monitor"] == "val_miou (auto: IoU name)"
 
 
@@ -121,7 +121,7 @@ def test_json_dict_of_lists(tmp_path):
     }
     log.write_text(json.dumps(data))
     history = load_history(log)
-    assert history.epochs.tolist() == [0, 1, 2]
+    assert history.epochs.tolist() == [1, 2, 3] and history.numbering == "rows"
     assert history.roles == {
         "monitor": "val_f_score",
         "train_loss": "train_loss",
@@ -198,7 +198,7 @@ def test_hydra_config_beside_a_tensorboard_dir(tmp_path, write_tensorboard):
     ("content", "kwargs", "message"),
     [
         (None, {}, "no such file or directory"),
-        ("step,loss\n0,1.0\n", {}, "no epoch column; expected one named epoch"),
+        ("epoch,note\n0,first\n", {}, "no per-epoch values logged yet"),
         ("epoch,val_loss\n0,1.0\n", {"monitor": "val/f1"}, "monitor='val/f1' is not logged"),
         ("epoch,val_loss\n0,1.0\n", {"mode": "up"}, "mode='up' is invalid"),
         ("epoch,val_loss\n", {}, "no per-epoch values logged yet"),
