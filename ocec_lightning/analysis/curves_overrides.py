@@ -50,6 +50,37 @@ def has(a: CurveAnalysis, dotted: str) -> bool:
     return not (a.settings and a.settings.raw) or _lookup(a, dotted) is not _MISSING
 
 
+# Our override key -> the `RunSettings` field read from a foreign config: a suggestion
+# for a run configured by another tool names the key that tool's config uses.
+SETTING_OF_KEY = {
+    "trainer.max_epochs": "max_epochs",
+    "optimizer.lr": "lr",
+    "scheduler.warmup.epochs": "warmup_epochs",
+    "callbacks.early_stopping.patience": "early_stopping_patience",
+}
+
+
+def key_for(a: CurveAnalysis, ours: str) -> str:
+    """`ours` (e.g. `trainer.max_epochs`), or the key the run's foreign config used for
+    the same setting (`training.epochs`)."""
+    s = a.settings
+    setting = SETTING_OF_KEY.get(ours)
+    if s is None or not s.foreign or setting is None or setting not in s.keys:
+        return ours
+    return s.keys[setting].split(" = ", 1)[0]
+
+
+def in_run_names(a: CurveAnalysis, line: str) -> str:
+    """An override line in the run's own config's names when every key of it has a
+    counterpart there (`trainer.max_epochs=120` -> `training.epochs=120`); otherwise the
+    line stays in ours, whole (a half-translated line would run nowhere)."""
+    tokens = [token.partition("=") for token in line.split(" ")]
+    renamed = [key_for(a, key) for key, _, _ in tokens]
+    if any(new == key for new, (key, _, _) in zip(renamed, tokens, strict=True)):
+        return line
+    return " ".join(f"{new}={value}" for new, (_, _, value) in zip(renamed, tokens, strict=True))
+
+
 def ceil(value: float, step: int = 10) -> int:
     return int(math.ceil(value / step) * step)
 
@@ -61,6 +92,8 @@ def base_lr(a: CurveAnalysis) -> float | None:
 def stopped_early(a: CurveAnalysis) -> bool:
     s, n = a.schedule, len(a.epochs)
     if not s or not s.patience or not s.max_epochs or n >= s.max_epochs or not a.overfit:
+        return False
+    if s.early_stopping is False:
         return False
     return a.overfit.epochs_after_best >= max(1, s.patience - 1)
 
@@ -74,6 +107,12 @@ def longer_patience(a: CurveAnalysis) -> int:
     if s and s.restart_period:
         target = max(target, 2 * int(s.restart_period))
     return min(100, target)
+
+
+def patience_can_grow(a: CurveAnalysis) -> bool:
+    """A longer early-stopping patience is something to suggest (below the cap)."""
+    s = a.schedule
+    return not (s and s.patience) or longer_patience(a) > int(s.patience)
 
 
 def regularise(a: CurveAnalysis, factor: float) -> list[str]:

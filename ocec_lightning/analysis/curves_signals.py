@@ -23,6 +23,7 @@ LOW_LR_FRACTION = 0.1  # "the LR has decayed": at or below 10% of its peak
 EXPLOSION_FACTOR = 3.0  # train loss above 3x its minimum (and its first value): diverging
 # Schedulers whose length is planned from the run (T_max / total_iters / the cycle).
 ANNEALING = ("cosine", "poly", "onecycle", "step", "linear")
+NONFINITE_STATUS = "stopped_nonfinite_loss"  # summary.json of a run the finite guard stopped
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Schedule:
     patience: int | None  # early stopping
     plateau_patience: int | None
     restart_period: int | None  # cosine_warm_restarts T_0 (epochs)
+    early_stopping: bool | None = None  # False: the config says there is none
 
 
 @dataclass
@@ -83,13 +85,18 @@ def fit_change(values: np.ndarray) -> float:
     return float(slope * (x[-1] - x[0]))
 
 
-def _divergence_signs(values: np.ndarray, finite: np.ndarray, train: bool) -> list[tuple[int, str]]:
-    """(row, kind) of each sign of divergence in one series (`finite`: its finite rows)."""
+def _divergence_signs(
+    values: np.ndarray, finite: np.ndarray, written: np.ndarray, train: bool
+) -> list[tuple[int, str]]:
+    """(row, kind) of each sign of divergence in one series (`finite`: its finite rows,
+    `written`: the rows where the log holds a value, NaN included)."""
     signs = [(int(np.flatnonzero(np.isinf(values))[0]), "inf")] if np.isinf(values).any() else []
-    tail = len(values) - 1 - int(finite[-1])  # rows at the end without a finite value
+    # Only NaN the log wrote count: an epoch without a value (another stage's row, a
+    # run that stopped) is a gap, not a loss that became NaN.
+    tail = np.flatnonzero(written[int(finite[-1]) + 1 :]) + int(finite[-1]) + 1
     logged_every_epoch = finite.size == finite[-1] - finite[0] + 1
-    if logged_every_epoch and tail >= (1 if train else 2):
-        signs.append((int(finite[-1]) + 1, "nan"))
+    if logged_every_epoch and tail.size >= (1 if train else 2):
+        signs.append((int(tail[0]), "nan"))
     kept = values[finite]
     if train and kept.size >= 3:
         lowest = int(np.argmin(kept))
@@ -101,8 +108,9 @@ def _divergence_signs(values: np.ndarray, finite: np.ndarray, train: bool) -> li
 
 def find_divergence(history: History) -> Divergence | None:
     """The earliest sign of divergence in the losses or the monitor: a value turning inf,
-    a series logged every epoch that ends in NaN (train loss: one epoch; others: two), or
-    a train loss climbing above 3x its minimum (and its first value)."""
+    a series logged every epoch that ends in NaN the log wrote (train loss: one epoch;
+    others: two), a train loss climbing above 3x its minimum (and its first value), or a
+    run directory whose summary says the run stopped on a non-finite loss."""
     found: list[tuple[int, Divergence]] = []
     for role in ("train_loss", "val_loss", "monitor"):
         key = history.roles.get(role)
@@ -111,8 +119,16 @@ def find_divergence(history: History) -> Divergence | None:
         values = history.series[key]
         finite = np.flatnonzero(np.isfinite(values))
         low, last = float(values[finite].min()), float(values[finite[-1]])
-        for row, kind in _divergence_signs(values, finite, role == "train_loss"):
+        signs = _divergence_signs(values, finite, history.written(key), role == "train_loss")
+        for row, kind in signs:
             found.append((row, Divergence(key, int(history.epochs[row]), kind, last, low)))
+    if not found and history.status == NONFINITE_STATUS and len(history.epochs):
+        key = history.roles.get("train_loss") or history.monitor
+        values = history.series[key]
+        finite = values[np.isfinite(values)]
+        last = float(finite[-1]) if finite.size else None
+        low = float(finite.min()) if finite.size else None
+        return Divergence(key, int(history.epochs[-1]), "nan", last, low)
     return min(found, key=lambda item: item[0])[1] if found else None
 
 
@@ -144,6 +160,7 @@ def planned_schedule(settings: RunSettings | None) -> Schedule | None:
         patience=settings.early_stopping_patience,
         plateau_patience=plateau_patience,
         restart_period=restart,
+        early_stopping=settings.early_stopping,
     )
 
 

@@ -96,6 +96,10 @@ def diagnosis_text(
     values["lucky_best"] = True if luck is not None and 0 < luck <= LUCK_NOISE_UNITS else None
     for reason in str(evidence.get("reasons", "")).split(", "):
         values[f"reason_{reason}"] = True
+    values["es_none"] = True if evidence.get("early_stopping") == "none" else None
+    values["es_not_none"] = None if values["es_none"] else True
+    status = evidence.get("status")
+    values[f"status_{status or 'unknown'}"] = True
     kept = [p[-1] for p in entry["text"] if all(values.get(k) is not None for k in p[:-1])]
     joiner = "" if lang == "zh" else " "
     text = joiner.join(FORMAT.format(piece, **values) for piece in kept)

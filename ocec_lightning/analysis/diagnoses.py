@@ -25,8 +25,10 @@ from ocec_lightning.analysis.curves_overrides import (
     base_lr,
     ceil,
     has,
+    in_run_names,
     longer_patience,
     num,
+    patience_can_grow,
     raw,
     regularise,
     stopped_early,
@@ -59,6 +61,7 @@ class Diagnosis:
     evidence: dict[str, Any]  # name -> number (or short text) behind the finding
     overrides: list[str] = field(default_factory=list)  # alternatives, each runnable
     explanation: str = ""
+    settings: list[str] = field(default_factory=list)  # "key = value" read from the config
 
 
 Found = tuple[str, dict[str, Any], list[str]] | None  # severity, evidence, overrides
@@ -114,6 +117,8 @@ def schedule_longer_than_run(a: CurveAnalysis) -> Found:
         return None
     evidence: dict[str, Any] = {"epochs_run": n, "planned_epochs": planned}
     evidence.update(implied_epochs=None if implied is None else round(implied))
+    if s and s.early_stopping is False:
+        evidence["early_stopping"] = "none"
     if s:
         evidence.update(scheduler=s.name, t_max=s.t_max, max_epochs=s.max_epochs)
         evidence.update(warmup_epochs=s.warmup_epochs)
@@ -127,9 +132,34 @@ def schedule_longer_than_run(a: CurveAnalysis) -> Found:
         if explicit and s
         else f"trainer.max_epochs={target}"
     ]
-    if stopped_early(a):
+    if stopped_early(a) and patience_can_grow(a):
         fixes.append(f"callbacks.early_stopping.patience={longer_patience(a)}")
     return "warning", evidence, fixes
+
+
+def ended_early(a: CurveAnalysis) -> Found:
+    """The run ended before max_epochs while nothing in its config stops it early: no
+    early stopping, or one whose patience had not run out (warning)."""
+    s, n = a.schedule, len(a.epochs)
+    if s is None or not s.max_epochs or n >= s.max_epochs or a.too_short:
+        return None
+    if a.divergence is not None or a.history.status == "stopped_nonfinite_loss":
+        return None
+    after_best = a.overfit.epochs_after_best if a.overfit else None
+    if s.early_stopping is None or (s.early_stopping and stopped_early(a)):
+        return None
+    if s.early_stopping and a.history.status == "completed":
+        return None  # our run dir says it finished: early stopping ended it
+    evidence: dict[str, Any] = {"epochs_run": n, "max_epochs": s.max_epochs}
+    evidence["run_share_pct"] = 100 * n / s.max_epochs
+    evidence["early_stopping"] = "none" if s.early_stopping is False else "on"
+    if s.early_stopping:
+        evidence.update(patience=s.patience, epochs_after_best=after_best)
+    status = a.history.status
+    evidence["status"] = status if status in ("interrupted", "failed") else None
+    if a.lr is not None:
+        evidence["lr_final_pct"] = a.lr.final_pct
+    return "warning", evidence, [f"trainer.max_epochs={ceil(n)}"]
 
 
 def schedule_shorter_than_run(a: CurveAnalysis) -> Found:
@@ -184,7 +214,7 @@ def early_stop_eager(a: CurveAnalysis) -> Found:
         reasons.append("plateau")
     if s.restart_period and (s.patience or 0) < s.restart_period:
         reasons.append("restart")
-    if not reasons:
+    if not reasons or not patience_can_grow(a):
         return None
     evidence = {"patience": s.patience, "stopped_epoch": a.final_epoch, "best_epoch": a.best_epoch}
     evidence.update(max_epochs=s.max_epochs, lr_final_pct=lr.final_pct if lr else None)
@@ -213,7 +243,7 @@ def noisy_validation(a: CurveAnalysis) -> Found:
     split = val_split(a)
     if split:
         fixes.append(split)
-    if a.schedule and a.schedule.patience:
+    if a.schedule and a.schedule.patience and patience_can_grow(a):
         fixes.append(f"callbacks.early_stopping.patience={longer_patience(a)}")
     return "warning", evidence, fixes
 
@@ -286,7 +316,7 @@ def _more_epochs(a: CurveAnalysis) -> list[str]:
     s, n = a.schedule, len(a.epochs)
     if s and s.max_epochs and n >= s.max_epochs:
         return [f"trainer.max_epochs={2 * n}"]
-    if stopped_early(a):
+    if stopped_early(a) and patience_can_grow(a):
         return [f"callbacks.early_stopping.patience={longer_patience(a)}"]
     return [] if s else [f"trainer.max_epochs={2 * n}"]
 
@@ -340,6 +370,7 @@ Rule = Callable[[CurveAnalysis], Found]
 # Rank order within a severity: causes before symptoms.
 RULES: tuple[Rule, ...] = (
     divergence,
+    ended_early,
     schedule_longer_than_run,
     schedule_shorter_than_run,
     overfitting,
@@ -359,6 +390,30 @@ RULES: tuple[Rule, ...] = (
 AFTER_DIVERGENCE = (divergence, too_short, no_lr)
 
 
+# Evidence key -> the `RunSettings` field it comes from (shown with its config key).
+EVIDENCE_SETTINGS = {
+    "max_epochs": ("max_epochs",),
+    "planned_epochs": ("max_epochs", "scheduler", "t_max", "warmup_epochs"),
+    "t_max": ("t_max",),
+    "warmup_epochs": ("warmup_epochs",),
+    "patience": ("early_stopping_patience",),
+    "early_stopping": ("early_stopping_patience",),
+    "plateau_patience": ("scheduler",),
+    "restart_period": ("scheduler",),
+    "scheduler": ("scheduler",),
+    "lr": ("lr",),
+}
+
+
+def settings_read(a: CurveAnalysis, evidence: dict[str, Any]) -> list[str]:
+    """The config entries a finding used, as `key = value` (the file is in the report)."""
+    s = a.settings
+    if s is None:
+        return []
+    names = [n for key in evidence for n in EVIDENCE_SETTINGS.get(key, ())]
+    return list(dict.fromkeys(s.keys[n] for n in names if n in s.keys))
+
+
 def diagnose(analysis: CurveAnalysis, lang: str = "en") -> list[Diagnosis]:
     """Every rule that fires, ranked: errors first, then warnings, then infos."""
     found = []
@@ -371,6 +426,8 @@ def diagnose(analysis: CurveAnalysis, lang: str = "en") -> list[Diagnosis]:
         severity, evidence, overrides = result
         evidence = {k: v for k, v in evidence.items() if v is not None}
         title, explanation = diagnosis_text(rule.__name__, lang, analysis, evidence)
+        overrides = [in_run_names(analysis, line) for line in overrides]
         item = Diagnosis(rule.__name__, severity, title, evidence, overrides, explanation)
+        item.settings = settings_read(analysis, evidence)
         found.append((SEVERITIES.index(severity), order, item))
     return [item for *_, item in sorted(found, key=lambda x: x[:2])]

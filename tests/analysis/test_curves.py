@@ -111,7 +111,7 @@ def test_train_counterpart_and_zero_based_epochs() -> None:
     h = make_history(series, monitor="val_acc", epochs=np.arange(3))
     assert train_counterpart(h, "val_acc") == "train_acc"
     assert train_counterpart(h, "val/f1") is None and train_counterpart(h, "f1") is None
-    assert "counts from 0" in render_markdown(analyze(h), [], "en")
+    assert "its first epoch is 0" in render_markdown(analyze(h), [], "en")
 
 
 SECTIONS = {

@@ -87,9 +87,9 @@ def _known_log(folder: Path) -> Path | None:
         top = [p for p in states if p.parent == folder]
         ranked = sorted(
             states,
-            key=lambda p: int(CHECKPOINT.match(p.parent.name)[1])
-            if CHECKPOINT.match(p.parent.name)
-            else -1,
+            key=lambda p: (
+                int(CHECKPOINT.match(p.parent.name)[1]) if CHECKPOINT.match(p.parent.name) else -1
+            ),
         )
         found = [p for p in found if p.name != "trainer_state.json"] + [(top or ranked)[-1]]
     if len(found) > 1:

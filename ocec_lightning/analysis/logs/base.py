@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,8 @@ from ocec_lightning.analysis.history import RunSettings
 from ocec_lightning.errors import DataError
 
 # Bookkeeping columns that are not curves (timers, counters, memory).
+# Series of stages other than training and validation: one value after fit, not a curve.
+OTHER_STAGES = re.compile(r"^(test|predict)([/_]|$)", re.IGNORECASE)
 BOOKKEEPING = ("data_time", "time", "memory", "iter", "step", "global_step", "_runtime")
 
 
@@ -122,7 +125,7 @@ def numeric(raw: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, pd.Dat
     written = raw.map(_is_written).astype(bool) if len(raw) else raw.astype(bool)
 
     def as_number(column: pd.Series) -> pd.Series:
-        if column.dtype == object:
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
             column = column.map(lambda c: c.strip() if isinstance(c, str) else c)
             if decimal != ".":
                 column = column.map(
@@ -225,14 +228,15 @@ def wide_by_step(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(step, key, value) records as one row per step (last value of a repeated step)."""
     values = long.groupby(["step", "key"])["value"].last().unstack().sort_index()
     values.columns.name = None
+    if "epoch" in values:  # Lightning logs a post-fit test at the last step, epoch + 1
+        epochs = long[long["key"] == "epoch"].groupby("step")["value"].min()
+        values["epoch"] = epochs.reindex(values.index)
     written = long.assign(w=True).groupby(["step", "key"])["w"].any().unstack()
     written = written.reindex(index=values.index, columns=values.columns)
     return values, written.fillna(False).astype(bool)
 
 
-def epochs_of_steps(
-    values: pd.DataFrame, epoch_key: str = "epoch"
-) -> tuple[pd.Series, str, str]:
+def epochs_of_steps(values: pd.DataFrame, epoch_key: str = "epoch") -> tuple[pd.Series, str, str]:
     """The epoch of each row of a step-indexed log (TensorBoard, MLflow), how it was
     found, and the numbering ("file" or "rows", see `EpochTable`).
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 
 from ocec_lightning.analysis.logs.base import (
-    Declined,
     EpochTable,
     LogFile,
     find_column,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ocec_lightning.analysis.logs.base import (
+    OTHER_STAGES,
     Declined,
     EpochTable,
     LogFile,
@@ -31,7 +32,6 @@ from ocec_lightning.analysis.logs.base import (
 from ocec_lightning.errors import DataError
 
 NAME = "Lightning CSVLogger metrics.csv"
-OTHER_STAGES = re.compile(r"^(test|predict)([/_]|$)", re.IGNORECASE)
 LR_NAME = re.compile(r"^lr[-_/]|^lr$|learning[_-]?rate", re.IGNORECASE)
 TRAIN_NAME = re.compile(r"(^|[/_\-])(train|training)([/_\-]|$)|^lr[-_/]|^lr$", re.IGNORECASE)
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ocec_lightning.analysis.logs.base import (
+    OTHER_STAGES,
     Declined,
     EpochTable,
     epochs_of_steps,
@@ -74,6 +75,8 @@ def read(path: Path) -> EpochTable:
                 raise DataError(f"{file}: line {number} is not `<time> <value> <step>`") from None
             records.append((step, key, value))
     long = pd.DataFrame(records, columns=["step", "key", "value"])
+    # Other stages' values (`test/*` after fit) are not curves, and their step is not an epoch.
+    long = long[~long["key"].str.contains(OTHER_STAGES)]
     if long.empty:
         empty = pd.DataFrame(index=pd.Index([], name="epoch"))
         return table(empty, empty.astype(bool), format=NAME, log=run)
@@ -83,5 +86,7 @@ def read(path: Path) -> EpochTable:
         values, written = values.drop(columns=["epoch"]), written.drop(columns=["epoch"])
     averaged = several_per_epoch(written, epochs, skip=[c for c in values if LR_NAME.search(c)])
     out, out_written = fold(values, written, epochs, averaged)
-    notes = [how] + ([f"per-step metrics averaged per epoch: {', '.join(averaged[:3])}"] if averaged else [])
+    notes = [how] + (
+        [f"per-step metrics averaged per epoch: {', '.join(averaged[:3])}"] if averaged else []
+    )
     return table(out, out_written, format=NAME, log=run, numbering=numbering, notes=notes)

@@ -87,10 +87,17 @@ def read_scalars(path: Path) -> EpochTable:
         epochs = pd.Series(np.where(at < len(rounds), at + 1, np.nan), index=values.index)
         numbering = "rows"
         shown = ", ".join(str(int(r)) for r in rounds[:3])
-        notes.append(f"iteration-based run: validation rounds counted from 1 (at iterations {shown}, …)")
+        notes.append(
+            f"iteration-based run: validation rounds counted from 1 (at iterations {shown}, …)"
+        )
     out, out_written, fold_notes = _fold(values, written, epochs, train, path)
     return table(
-        out, out_written, format=SCALARS_NAME, log=path, numbering=numbering, notes=notes + fold_notes
+        out,
+        out_written,
+        format=SCALARS_NAME,
+        log=path,
+        numbering=numbering,
+        notes=notes + fold_notes,
     )
 
 

@@ -46,7 +46,9 @@ def auto_loss(keys: list[str], words: re.Pattern[str]) -> str | None:
 
 def auto_monitor(keys: list[str]) -> tuple[str, str] | None:
     scores = [
-        k for k in keys if not LOSS_WORDS.search(k) and not LR_KEY.search(k) and not NOT_CURVES.search(k)
+        k
+        for k in keys
+        if not LOSS_WORDS.search(k) and not LR_KEY.search(k) and not NOT_CURVES.search(k)
     ]
     val_scores = [k for k in scores if VAL_WORDS.search(k)]
     untagged = [k for k in scores if not TRAIN_WORDS.search(k)]  # `f1` in a foreign log
@@ -84,7 +86,10 @@ def assign_roles(
     settings = history.settings
     if given.get("monitor") is None:
         if settings and settings.monitor in keys:
-            key, why = str(settings.monitor), f"config {settings.keys.get('monitor', 'task.monitor')}"
+            key, why = (
+                str(settings.monitor),
+                f"config {settings.keys.get('monitor', 'task.monitor')}",
+            )
         elif hint is not None and hint[0] in keys:
             key, why = hint
         else:
@@ -110,4 +115,3 @@ def assign_roles(
         history.mode = settings.monitor_mode
     else:
         history.mode = infer_mode(history.monitor)
-

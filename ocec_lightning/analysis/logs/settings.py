@@ -116,6 +116,11 @@ def _anywhere(data: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, str] |
     return None
 
 
+def shown(value: Any) -> str:
+    """A config value as YAML writes it (null, true, 8e-4)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
 def number(value: Any, kind: type = float) -> Any:
     """`value` as `kind` (YAML 1.1 reads `8e-4` as text), or None."""
     if value is None or isinstance(value, bool):
@@ -150,8 +155,11 @@ def _ours(data: dict[str, Any], source: Path) -> RunSettings:
     patience = stopper.get("patience") if isinstance(stopper, dict) else None
     callbacks = _at(data, "callbacks")
     monitor = next(
-        (v for v in (_at(data, "task.monitor"), _at(data, "callbacks.model_checkpoint.monitor"))
-         if isinstance(v, str)),
+        (
+            v
+            for v in (_at(data, "task.monitor"), _at(data, "callbacks.model_checkpoint.monitor"))
+            if isinstance(v, str)
+        ),
         None,
     )
     mode = _at(data, "task.monitor_mode")
@@ -188,22 +196,28 @@ def _foreign(data: dict[str, Any], source: Path) -> RunSettings:
         found = _anywhere(data, names)
         if found is None:
             return _ABSENT
-        keys[setting] = f"{found[1]} = {found[0]}"
+        keys[setting] = f"{found[1]} = {shown(found[0])}"
         return found[0]
 
     epochs = find("max_epochs", EPOCH_NAMES)
     lr = find("lr", LR_NAMES)
     scheduler: dict[str, Any] = {"interval": "epoch"}
     if tool == "Ultralytics":
-        keys["scheduler"] = f"cos_lr = {data.get('cos_lr')}"
+        keys["scheduler"] = f"cos_lr = {shown(data.get('cos_lr'))}"
         scheduler["name"] = "cosine" if data.get("cos_lr") else "linear"
         scheduler["final_factor"] = number(data.get("lrf"))
     else:
         section = _section(data, SCHEDULER_SECTIONS)
         if section is not None:
             scheduler.update(section[0])
-            kind = next((section[0][k] for k in ("scheduler_type", "type", "name", "policy")
-                         if isinstance(section[0].get(k), str)), None)
+            kind = next(
+                (
+                    section[0][k]
+                    for k in ("scheduler_type", "type", "name", "policy")
+                    if isinstance(section[0].get(k), str)
+                ),
+                None,
+            )
             keys["scheduler"] = f"{section[1]} = {kind}"
             if "patience" not in scheduler and "plateau_patience" in scheduler:
                 scheduler["patience"] = scheduler["plateau_patience"]
@@ -215,12 +229,13 @@ def _foreign(data: dict[str, Any], source: Path) -> RunSettings:
         t_max = _anywhere(data, ("T_max", "t_max"))
         if t_max is not None and t_max[0] is not None:
             scheduler["T_max"] = number(t_max[0], int)
-            keys["t_max"] = f"{t_max[1]} = {t_max[0]}"
+            keys["t_max"] = f"{t_max[1]} = {shown(t_max[0])}"
     warmup = scheduler.get("warmup_epochs", _ABSENT)
     if warmup is _ABSENT:
         warmup = find("warmup_epochs", ("warmup_epochs", "warmup_epoch", "num_warmup_epochs"))
     else:
-        keys["warmup_epochs"] = f"{keys['scheduler'].split(' = ')[0]}.warmup_epochs = {warmup}"
+        section_key = keys["scheduler"].split(" = ")[0]
+        keys["warmup_epochs"] = f"{section_key}.warmup_epochs = {shown(warmup)}"
     if number(warmup) is not None:
         scheduler["warmup"] = {"epochs": number(warmup)}
     ratio = find("warmup_ratio", ("warmup_ratio",))
@@ -236,11 +251,11 @@ def _foreign(data: dict[str, Any], source: Path) -> RunSettings:
     patience = None
     early_stopping = None
     if patience_found is not None:
-        keys["early_stopping_patience"] = f"{patience_found[1]} = {patience_found[0]}"
+        keys["early_stopping_patience"] = f"{patience_found[1]} = {shown(patience_found[0])}"
         patience = number(patience_found[0], int)
         early_stopping = bool(patience and patience > 0)
     elif stopper is False or stopper is None and "early_stopping" in data:
-        keys["early_stopping_patience"] = f"early_stopping = {stopper}"
+        keys["early_stopping_patience"] = f"early_stopping = {shown(stopper)}"
         early_stopping = False
     metric = data.get("metric_for_best_model")
     monitor = None

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ocec_lightning.analysis.logs.base import (
+    OTHER_STAGES,
     Declined,
     EpochTable,
     epochs_of_steps,
@@ -68,6 +69,8 @@ def read(path: Path) -> EpochTable:
         prefix = "" if len(folders) == 1 or relative == "." else f"{relative}/"
         records += _scalars(folder, prefix, path if path.is_file() else None)
     long = pd.DataFrame(records, columns=["step", "key", "value"])
+    # Other stages' values (`test/*` after fit) are not curves, and their step is not an epoch.
+    long = long[~long["key"].str.contains(OTHER_STAGES)]
     if long.empty:
         empty = pd.DataFrame(index=pd.Index([], name="epoch"))
         return table(empty, empty.astype(bool), format=NAME, log=path)
