@@ -24,7 +24,8 @@ from ocec_lightning.analysis.curves_text import colon, label, paren, schedule_te
 from ocec_lightning.analysis.diagnoses import Diagnosis, diagnose
 from ocec_lightning.analysis.history import History
 
-MD_FILE, PNG_FILE = "analysis.md", "analysis.png"
+STEM = "analysis"  # analysis.md + analysis.png; the callback always writes these
+MD_FILE, PNG_FILE = f"{STEM}.md", f"{STEM}.png"
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
     "Noto Sans SC",
@@ -181,7 +182,7 @@ def _fluctuation(a: CurveAnalysis, lang: str) -> list[str]:
     return [*lines, "", label("fluct_rule", lang), ""]
 
 
-def _diagnoses(found: list[Diagnosis], lang: str) -> list[str]:
+def _diagnoses(found: list[Diagnosis], lang: str, settings_file: str | None = None) -> list[str]:
     lines = [f"## {label('diagnoses', lang)}", ""]
     if not found:
         return [*lines, label("no_finding", lang), ""]
@@ -190,6 +191,12 @@ def _diagnoses(found: list[Diagnosis], lang: str) -> list[str]:
         if d.evidence:
             shown = " · ".join(f"`{k}` = {_evidence(k, v)}" for k, v in d.evidence.items())
             lines += [f"*{label('evidence', lang)}*{colon(lang)}{shown}", ""]
+        if d.settings and settings_file:
+            shown = " · ".join(f"`{entry}`" for entry in d.settings)
+            lines += [
+                f"*{label('settings_read', lang, file=settings_file)}*{colon(lang)}{shown}",
+                "",
+            ]
         if d.overrides:
             lines += [f"*{label('try', lang)}*", "", "```text", *d.overrides, "```", ""]
     return lines
@@ -210,13 +217,19 @@ def _method(a: CurveAnalysis, lang: str) -> list[str]:
         lines.append("- " + label("gap_none", lang))
     else:
         lines.append("- " + label(f"gap_def_{a.gap_kind}", lang, label=a.gap_label))
-    if len(a.epochs) and a.epochs[0] == 0:
-        lines.append("- " + label("zero_based", lang))
+    lines.append("- " + label("log_format", lang, format=h.format, log=h.log or h.source))
+    if h.numbering == "rows":
+        lines.append("- " + label("numbering_rows", lang))
+    elif len(a.epochs):
+        lines.append("- " + label("numbering_file", lang, first=int(a.epochs[0])))
+    lines += ["- " + note for note in h.notes]
     for key, epochs in a.gaps.items():
         shown = ", ".join(map(str, epochs[:8])) + (" …" if len(epochs) > 8 else "")
         lines.append("- " + label("missing_values", lang, key=key, n=len(epochs), epochs=shown))
     if h.settings is not None and h.settings.source:
         lines.append("- " + label("config_source", lang, path=h.settings.source))
+        for entry in h.settings.keys.values():
+            lines.append(f"  - `{entry}`")
     elif h.settings is None:
         lines.append("- " + label("no_config", lang))
     return [*lines, ""]
@@ -241,7 +254,9 @@ def render_markdown(
     lines += [f"> **{label('main_finding', lang)}**{colon(lang)}{top}", ""]
     lines += [f"## {label('key_numbers', lang)}", "", *_key_numbers(a, lang), ""]
     lines += [f"## {label('phases', lang)}", "", *_phase_table(a, lang), ""]
-    lines += _fluctuation(a, lang) + _diagnoses(found, lang) + _method(a, lang)
+    source = a.settings.source if a.settings is not None else None
+    settings_file = Path(source).name if source else None
+    lines += _fluctuation(a, lang) + _diagnoses(found, lang, settings_file) + _method(a, lang)
     if figure is not None and figure.figure is not None:
         lines += [f"## {label('curves', lang)}", "", f"![analysis]({figure.figure.name})", ""]
         if lang == "zh" and figure.figure_lang != "zh":
@@ -250,23 +265,37 @@ def render_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def free_stem(out_dir: str | Path, stem: str = STEM) -> str:
+    """`stem` when `out_dir` holds neither `<stem>.md` nor `<stem>.png`, else the first
+    free `<stem>-2`, `<stem>-3`, ...: a report written there replaces nothing."""
+    out = Path(out_dir)
+    taken = lambda s: (out / f"{s}.md").exists() or (out / f"{s}.png").exists()  # noqa: E731
+    n, name = 1, stem
+    while taken(name):
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
 def write_report(
     a: CurveAnalysis,
     found: list[Diagnosis],
     out_dir: str | Path,
     lang: str = "en",
     plot: bool = True,
+    stem: str = STEM,
 ) -> Written:
-    """Write `analysis.png` (unless plot=False) and `analysis.md` into `out_dir`."""
+    """Write `<stem>.png` (unless plot=False) and `<stem>.md` into `out_dir`, replacing
+    files of those names (`free_stem` picks names that replace nothing)."""
     from ocec_lightning.analysis.curves_plot import plot_curves
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = Written(out / MD_FILE, None, "en")
+    written = Written(out / f"{stem}.md", None, "en")
     if plot:
         fig_lang = "zh" if lang == "zh" and cjk_font() else "en"
         written.figure = plot_curves(
-            a, out / PNG_FILE, fig_lang, cjk_font() if fig_lang == "zh" else None
+            a, out / f"{stem}.png", fig_lang, cjk_font() if fig_lang == "zh" else None
         )
         written.figure_lang = fig_lang
     written.markdown.write_text(render_markdown(a, found, lang, written), encoding="utf-8")
@@ -280,8 +309,10 @@ def analyze_and_write(
     lang: str = "en",
     last_n: int = 10,
     plot: bool = True,
+    stem: str = STEM,
 ) -> tuple[list[Diagnosis], Written]:
-    """Analyse `history`, rank the findings and write the report (the CLI and callback)."""
+    """Analyse `history`, rank the findings and write the report as `<stem>.md/.png`
+    (the CLI and callback)."""
     analysis = analyze(history, last_n=last_n)
     found = diagnose(analysis, lang)
-    return found, write_report(analysis, found, out_dir, lang=lang, plot=plot)
+    return found, write_report(analysis, found, out_dir, lang=lang, plot=plot, stem=stem)

@@ -4,7 +4,8 @@ Same optimisation plumbing as classification (`BaseTask`); the model maps images
 logits [B, C, H, W] and the loss takes (logits, int64 masks [B, H, W]). Metrics:
 `fscore` (per image, mean F1 over the classes present in its ground truth — the number
 the source documents quote), macro F1 without background, mIoU, pixel accuracy, and
-per-class F1 / IoU, logged every validation epoch. The latest per-class table of each
+per-class F1 (`val/class_f1/<class>`), logged every validation epoch; every key starts
+with its stage (`val/`, `test/`). The latest per-class table (F1, IoU, support) of each
 stage is kept in `class_tables` for the `PerClassMetricsTable` callback to write.
 """
 
@@ -72,8 +73,11 @@ class SegmentationTask(BaseTask):
         summary = scores.compute()
         self.log(f"{stage}/fscore", fscore.compute(), prog_bar=True, sync_dist=True)
         metrics = {f"{stage}/{k}": summary[k] for k in ("macro_f1", "miou", "pixel_accuracy")}
+        # Every key under `{stage}/`: the curve readers tell the post-fit test row from
+        # the training epochs by that prefix (a `test_class/...` key made it look like an
+        # epoch of its own, with no train loss).
         for name, f1 in zip(scores.class_names, summary["f1"], strict=True):
-            metrics[f"{stage}_class/f1_{name}"] = f1
+            metrics[f"{stage}/class_f1/{name}"] = f1
         self.log_dict(metrics, sync_dist=True)
         if not self.trainer.sanity_checking:
             self.class_tables[stage] = (self.current_epoch, scores.table())
