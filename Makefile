@@ -8,10 +8,10 @@ ARGS ?=
 BENCH_ARGS ?=
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install train test lint bench clean notebook
+.PHONY: help install train test test-fast lint bench clean notebook
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,18 +25,22 @@ install: $(STAMP)  ## create the venv and install the package with pinned depend
 train: $(STAMP)  ## train OCEC on the built-in synthetic eyes (extra overrides: make train ARGS="...")
 	$(VENV)/bin/ocec-train $(ARGS)
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP)  ## run the whole test suite (CI)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff lint + format check
-	$(VENV)/bin/ruff check ocec_lightning hydra_plugins tests
-	$(VENV)/bin/ruff format --check ocec_lightning hydra_plugins tests
+test-fast: $(STAMP)  ## the suite without the slow tier (notebooks, wheel, DDP, resume kills, sweeps)
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
+
+lint: $(STAMP)  ## ruff lint + format check + the layer contract (import-linter, pyproject.toml)
+	$(VENV)/bin/ruff check ocec_lightning hydra_plugins tests notebooks benchmarks
+	$(VENV)/bin/ruff format --check ocec_lightning hydra_plugins tests notebooks benchmarks
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)  ## run the benchmarks (< 20 min; JSON + summary.md under benchmarks/results; BENCH_ARGS=--quick)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
-notebook: $(STAMP)  ## open the notebooks in JupyterLab (installs jupyterlab into the venv)
-	$(PY) -m pip install jupyterlab
+notebook: $(STAMP)  ## open the notebooks in JupyterLab (installs jupyterlab; saving updates .ipynb + .py)
+	$(PY) -m pip install -c constraints.txt jupyterlab
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:  ## remove run outputs and caches (keeps the venv)

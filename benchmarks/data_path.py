@@ -1,4 +1,4 @@
-"""Figure b: samples/s of the train data path per augmentation preset (issue 11 §6b).
+"""Figure b of `make bench`: samples/s of the train data path per augmentation preset.
 
 Data: a synthetic OCEC parquet (PNG bytes, 24×40, written once by the package's
 `write_synthetic_eyes` and reused from benchmarks/results/cache), read as `data=parquet`
@@ -44,7 +44,7 @@ NAME = "data_path"
 PRESETS = ("none", "conservative", "balanced", "aggressive")
 WORKERS = (0, 2)
 IMAGE_SIZE = (24, 40)
-TARGET_BALANCED = 8000.0  # samples/s, balanced, 0 workers (issue 11 §5)
+TARGET_BALANCED = 8000.0  # samples/s, balanced, 0 workers (issue 11's target)
 UPSTREAM = 1650.0  # upstream OCEC's loader on the same parquet and machine (issue 11)
 SKIP_BATCHES = 2
 

@@ -1,5 +1,5 @@
-"""Figure c: ONNX size and onnxruntime latency of the OCEC backbones (SPEC §13, issue 10,
-issue 11 §6c).
+"""Figure c of `make bench`: ONNX size and onnxruntime latency of the OCEC backbones
+(issues 10 and 11).
 
 For each backbone (its default head) at 24×40 and 32×64: export the deployment graph
 (sigmoid inside, BatchNorm folded, dynamo exporter, one file), then time onnxruntime's

@@ -1,4 +1,5 @@
-"""Figure e: a 470,811-row OCEC parquet (seed 000's dataset size) (issue 11 §6e).
+"""Figure e of `make bench`: a 470,811-row OCEC parquet (the size of the data set the
+batch-4096 OCEC configuration trained on).
 
 Data (setup, not a figure): `UNIQUE` synthetic eye crops at 24×40 are drawn with the
 package's generator, PNG-encoded once, and repeated with distinct `image_path` ids, labels

@@ -1,14 +1,14 @@
-"""Figure d: wall time and epochs to val F1 ≥ 0.97 per recipe (issue 11 §6d).
+"""Figure d of `make bench`: wall time and epochs to val F1 ≥ 0.97 per recipe.
 
 Data: the built-in synthetic eyes, `data.source.num_samples=40000` (seed 42, the default
 image size of the recipes, 32×64, default 0.8/0.1/0.1 subject-grouped split), decoded
 once into a disk cache under benchmarks/results/cache and shared by every recipe and
 every later bench run (the first setup is reported, not counted).
 
-Recipes: the default config, `preset=ocec_seed000` and `preset=template_fast`, each run
+Recipes: the default config, `preset=ocec_batch4096` and `preset=template_fast`, each run
 as `ocec-train` builds it (`build_run`: its own model, batch size, optimizer, schedule,
 EMA and callbacks) with two machine settings changed for all alike: `data.num_workers=0`
-(seed 000's 16 workers would oversubscribe a 2-core machine; on a GPU the data default
+(ocec_batch4096's 16 workers would oversubscribe a 2-core machine; on a GPU the data default
 applies) and the device profile (bf16 on a GPU). A small callback watches `val/f1` (the
 F1 at threshold 0.5 that the checkpoints monitor) after every validation and stops the
 fit the first time it reaches 0.97, recording the wall seconds since `fit` started
@@ -48,7 +48,7 @@ TARGET_F1 = 0.97
 MONITOR = "val/f1"
 RECIPES: dict[str, list[str]] = {
     "default": [],
-    "ocec_seed000": ["preset=ocec_seed000"],
+    "ocec_batch4096": ["preset=ocec_batch4096"],
     "template_fast": ["preset=template_fast"],
 }
 

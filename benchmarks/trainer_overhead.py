@@ -1,4 +1,4 @@
-"""Figure a: training-step throughput of our Trainer vs a plain PyTorch loop (issue 11 §6a).
+"""Figure a of `make bench`: training-step throughput of our Trainer vs a plain PyTorch loop.
 
 What is compared: the Trainer exactly as `ocec-train` builds it (`build_run` on the
 default config: EMA, rich progress bar, model summary, checkpointing, early stopping, LR
@@ -56,7 +56,8 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 
 from ocec_lightning.config import compose_config  # noqa: E402
 from ocec_lightning.optim.optimizer import build_optimizer  # noqa: E402
-from ocec_lightning.training import build_run, build_task  # noqa: E402
+from ocec_lightning.training import build_run  # noqa: E402
+from ocec_lightning.validation import build_task  # noqa: E402
 
 NAME = "trainer_overhead"
 TARGET_RATIO = 0.97

@@ -6,7 +6,7 @@ Components name their arguments by their own name (`alpha`, `factor`); the insta
 wrapper scopes the key under the config node (`loss.alpha`). Hand-written because the
 config arrives through Hydra as plain keyword arguments: no schema library sits between
 the YAML and the constructor, and the messages must keep the key/value/alternative form
-of SPEC §12.
+of every user-facing error (`errors.py`).
 """
 
 from __future__ import annotations

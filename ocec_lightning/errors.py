@@ -1,4 +1,4 @@
-"""Exception types that carry a one-line, user-facing message (SPEC §12).
+"""Exception types that carry a one-line, user-facing message.
 
 Every error raised for bad user input names the key / file / row, the bad value and a
 valid alternative. The CLI entry points print these as a single line and exit non-zero

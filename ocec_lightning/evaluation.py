@@ -19,10 +19,10 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ocec_lightning import run_dir
+from ocec_lightning.callbacks import build_loggers
+from ocec_lightning.checkpoints import read_checkpoint_file
 from ocec_lightning.config.instantiate import instantiate
 from ocec_lightning.errors import ConfigError
-from ocec_lightning.export.checkpoint import read_checkpoint_file
-from ocec_lightning.training import build_loggers
 from ocec_lightning.utils.console import console
 
 
@@ -42,7 +42,7 @@ def eval_config(cfg: DictConfig, record: dict[str, Any], user_overrides: list[st
         for key in ("trainer", "logger", "paths"):
             run_cfg[key] = cfg[key]
         if any(o.lstrip("+~").startswith(("data=", "data.", "data/")) for o in user_overrides):
-            run_cfg.data = cfg.data
+            run_cfg.data = cfg.data  # its links now read the checkpoint's task and seed
         # Evaluation never augments: an empty transform list for the run's task.
         run_cfg.aug = OmegaConf.create({"name": "none", str(run_cfg.task.name): [], "batch": None})
     return run_cfg
@@ -79,7 +79,7 @@ def run_evaluation(cfg: DictConfig, user_overrides: list[str] | None = None) -> 
             f"a checkpoint whose weights fit its model; loading failed: {str(err).splitlines()[0]}",
         ) from None
     trainer: pl.Trainer = instantiate(
-        run_cfg.trainer, "trainer", logger=build_loggers(run_cfg) or False, callbacks=[]
+        run_cfg.trainer, "trainer", logger=build_loggers(run_cfg.logger) or False, callbacks=[]
     )
     # The task already holds the checkpoint's weights (no ckpt_path); weights_only=True
     # all the same, so a later ckpt_path here cannot load unsafely (tests/packaging).

@@ -4,7 +4,8 @@ The `trainer` config group is the Trainer's own keyword arguments. Lightning rej
 most bad values itself, but with messages that do not name the config key or, for a GPU
 requested on a machine without one, only after picking devices. The few rules below are
 checked here so a bad `trainer.*` value fails before any data is read, in the one-line
-form of SPEC §12; everything else is Lightning's.
+form every config error takes (key, bad value, a valid alternative); everything else is
+Lightning's.
 
 Checkpoints are written through `AtomicCheckpointIO`, a `TorchCheckpointIO` plugin (so
 every strategy, DDP included, uses it through `Trainer(plugins=...)`). Lightning's own

@@ -6,7 +6,8 @@ classes defined under it, so the two sweepers are declared here and do their wor
   and failure handling; its own name, so it never clashes with `hydra-optuna-sweeper`.
 - `hydra/sweeper: ocec_basic` (OcecBasicSweeper, the default of conf/hydra/default.yaml):
   Hydra's basic sweeper with every expanded override quoted, so a glob over Chinese
-  option names (`preset=glob(*)`) composes.
+  option names (`preset=glob(*)`) composes, and `hydra.sweeper.alternatives` (label ->
+  one line of overrides) runs every job once per alternative.
 
 Importing this module (Hydra does so on every start) registers the configs and imports
 neither optuna nor torch.
@@ -51,7 +52,28 @@ class OcecOptunaSweeper(Sweeper):
 
 
 class OcecBasicSweeper(BasicSweeper):
-    """Hydra's basic sweeper; the overrides it expands are quoted like the command line's."""
+    """Hydra's basic sweeper; the overrides it expands are quoted like the command line's,
+    and each job runs once per entry of `alternatives` (label -> one override line)."""
+
+    def __init__(
+        self,
+        max_batch_size: int | None = None,
+        params: dict[str, str] | None = None,
+        alternatives: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(max_batch_size, params)
+        self.alternatives = {str(k): str(v or "") for k, v in (alternatives or {}).items()}
+        self.jobs_given = 0
+
+    def get_job_batch(self) -> list[list[str]]:
+        batch = [list(job) for job in super().get_job_batch()]
+        if not self.alternatives:
+            return batch
+        from ocec_lightning.sweeps.basic import with_alternatives
+
+        jobs = with_alternatives(batch, self.alternatives, self.jobs_given)
+        self.jobs_given += len(jobs)
+        return jobs
 
     @staticmethod
     def split_arguments(

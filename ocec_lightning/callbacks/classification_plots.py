@@ -47,7 +47,8 @@ from ocec_lightning.errors import ConfigError
 
 FILE_NAMES = ("confusion_matrix.png", "roc_curve.png", "pr_curve.png", "f1_threshold.png")
 DPI = 110
-TUNED_COLOUR, HALF_COLOUR = "tab:red", "tab:gray"
+TUNED_COLOUR = "tab:red"
+HALF_COLOUR = "tab:gray"
 
 
 @dataclass
@@ -90,7 +91,8 @@ class CurveData:
 def curve_data(probs: Tensor, labels: Tensor, threshold: float) -> CurveData:
     """The plotted data of one epoch: P(open) `probs` [N], 0/1 `labels` [N] and the tuned
     decision `threshold`; F1 and its best threshold as `tasks.classification` computes them."""
-    probs, labels = probs.detach().float().flatten().cpu(), labels.detach().long().flatten().cpu()
+    probs = probs.detach().float().flatten().cpu()
+    labels = labels.detach().long().flatten().cpu()
     if probs.numel() == 0 or probs.shape != labels.shape:
         raise ValueError(f"need matching, non-empty probs/labels, got {probs.shape}/{labels.shape}")
     num_positive = int(labels.sum())
@@ -317,7 +319,8 @@ class ClassificationPlots(Callback):
             better = score > self.best_score if mode == "max" else score < self.best_score
             if not better:
                 return False
-        self.best_score, self.best_epoch = score, trainer.current_epoch
+        self.best_score = score
+        self.best_epoch = trainer.current_epoch
         return True
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -88,7 +88,8 @@ class EMA(WeightAveraging):
         every = int_at_least("update_every_n_steps", update_every_n_steps, 1)
         multi_avg_fn = warmup_ema_multi_avg_fn(decay, warmup=bool(warmup))
         super().__init__(device=device, use_buffers=use_buffers, multi_avg_fn=multi_avg_fn)
-        self.decay, self.warmup = decay, bool(warmup)
+        self.decay = decay
+        self.warmup = bool(warmup)
         self.update_every_n_steps = every
         self.update_starting_at_step = update_starting_at_step
         self.update_starting_at_epoch = update_starting_at_epoch

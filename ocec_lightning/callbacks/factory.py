@@ -1,6 +1,8 @@
-"""Instantiate every entry of the `callbacks` group; `null` entries are switched off."""
+"""Instantiate the `callbacks` and `logger` groups; `null` entries are switched off."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
@@ -21,3 +23,12 @@ def build_callbacks(callbacks_cfg: DictConfig | None) -> list[Callback]:
             )
         callbacks.append(instantiate(entry, f"callbacks.{name}"))
     return callbacks
+
+
+def build_loggers(logger_cfg: DictConfig | None) -> list[Any]:
+    """Every logger of the `logger` group in config order (none when it is null)."""
+    return [
+        instantiate(entry, f"logger.{name}")
+        for name, entry in (logger_cfg or {}).items()
+        if entry is not None
+    ]

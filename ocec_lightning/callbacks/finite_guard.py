@@ -5,7 +5,7 @@ but only after a validation epoch, which a NaN model reaches only after an epoch
 steps, and `ModelCheckpoint` then writes the NaN weights (as one of its top-k, since it
 keeps the first k whatever their score). Lightning has no per-step loss check
 (`detect_anomaly` is a slow autograd debugging mode and raises from inside backward on
-one rank), so this callback adds the two checks SPEC §7 asks of a NaN/inf guard:
+one rank), so this callback adds the two checks a NaN/inf guard needs:
 
 - `on_train_batch_end`: the loss `training_step` returned is finite on every rank,
   decided together with `strategy.reduce_boolean_decision` so all DDP ranks raise on the

@@ -1,4 +1,4 @@
-"""`ocec-analyze <tool> ...`: the diagnosis tools (SPEC §8).
+"""`ocec-analyze <tool> ...`: the diagnosis tools for configs and finished or running runs.
 
 Each tool lives in its own module of `ocec_lightning.analysis` and provides
 `add_arguments(parser)` and `run(args) -> int`; this entry point only dispatches.
@@ -16,11 +16,11 @@ from ocec_lightning.errors import OCECError
 
 # tool name -> (module, one-line help)
 TOOLS: dict[str, tuple[str, str]] = {
-    "curves": ("ocec_lightning.analysis.curves_cli", "diagnose a run's curves (run dir or log)"),
-    "config": ("ocec_lightning.analysis.config_review", "review a composed training config"),
-    "lr": ("ocec_lightning.analysis.lr_preview", "preview the per-step LR of composed plans"),
-    "compare": ("ocec_lightning.analysis.compare", "compare runs or a multirun directory"),
-    "monitor": ("ocec_lightning.analysis.monitor", "live curve summary of a running training"),
+    "curves": ("ocec_lightning.analysis.curves.cli", "diagnose a run's curves (run dir or log)"),
+    "config": ("ocec_lightning.analysis.review.cli", "review a composed training config"),
+    "lr": ("ocec_lightning.analysis.lr.cli", "preview the per-step LR of composed plans"),
+    "compare": ("ocec_lightning.analysis.runs.compare", "compare runs or a multirun directory"),
+    "monitor": ("ocec_lightning.analysis.runs.monitor", "live curve summary of a running training"),
 }
 
 

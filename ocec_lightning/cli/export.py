@@ -1,45 +1,51 @@
-"""`ocec-export ckpt=PATH [format=onnx] [opset=18] [fold_bn=false] [out=FILE] ...`.
+"""`ocec-export ckpt=PATH [out=FILE] [fold_bn=true] [opset=18] [overrides]` (Hydra app on
+conf/export.yaml, which documents every option).
 
 Exports the checkpoint's (EMA) model to one ONNX file with its metadata and runs the
-onnxruntime parity check (`ocec_lightning/export/`). Bad input prints `error: ...` on
-one line and exits 2; a parity failure too.
+onnxruntime parity check (`ocec_lightning/export/`). Bad input, a parity failure included,
+prints `error: ...` on one line and exits 2.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from ocec_lightning.cli.kv_args import run_kv_cli
-from ocec_lightning.errors import ConfigError
+import hydra
+from omegaconf import DictConfig
 
-USAGE = (
-    "usage: ocec-export ckpt=PATH [format=onnx] [opset=18] [fold_bn=false] [out=FILE] "
-    "[exporter=dynamo|legacy] [real_crops=16] [tolerance=1e-4]"
-)
-SPEC: dict[str, tuple[type, object]] = {
-    "ckpt": (str, None),
-    "format": (str, "onnx"),
-    "opset": (int, 18),
-    "fold_bn": (bool, False),
-    "out": (str, None),
-    "exporter": (str, "dynamo"),
-    "real_crops": (int, 16),
-    "tolerance": (float, 1e-4),
-}
+from ocec_lightning.checks import boolean, int_at_least, number_in
+from ocec_lightning.cli.hydra_app import CONFIG_PATH, required, run_app, run_guarded, user_path
+
+EXAMPLE = "ocec-export ckpt=outputs/classification/runs/<time>/checkpoints/last.ckpt"
+# Taken as typed: a path with spaces, brackets or a comma needs no Hydra quoting.
+PATH_KEYS = ("ckpt", "out")
 
 
-def _export(values: dict[str, Any]) -> str:
-    if not values["ckpt"]:
-        raise ConfigError("ckpt", None, f"the path of an ocec-train checkpoint; {USAGE}")
-    from ocec_lightning.export.pipeline import export_checkpoint, summary_line
+def _export(cfg: DictConfig) -> None:
+    ckpt = user_path(required(cfg, "ckpt", EXAMPLE))
+    # Hydra types the values as typed (`opset=abc` is a string): check them before the work.
+    options = {
+        "out": user_path(cfg.out),
+        "format": str(cfg.format),
+        "opset": int_at_least("opset", cfg.opset, 7),
+        "fold_bn": boolean("fold_bn", cfg.fold_bn),
+        "exporter": str(cfg.exporter),
+        "real_crops": int_at_least("real_crops", cfg.real_crops, 0),
+        "tolerance": number_in("tolerance", cfg.tolerance, 0.0, float("inf"), low_open=True),
+    }
+    from ocec_lightning.export.pipeline import export_checkpoint, summary_line  # torch, onnx
 
-    return summary_line(export_checkpoint(**values))
+    print(summary_line(export_checkpoint(ckpt, **options)))
+
+
+@hydra.main(config_path=CONFIG_PATH, config_name="export", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    run_guarded(_export, cfg, record_failed_trials=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point."""
-    return run_kv_cli(argv, SPEC, USAGE, _export)
+    """Console-script entry point; `argv` (default: the command line) as typed in a shell."""
+    return run_app(_hydra_main, argv, PATH_KEYS)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,28 @@
-"""Make Hydra accept non-ASCII option names (and values with '=') typed without quotes.
+"""Prepare the overrides a user typed for Hydra's parser: every entry point (the Hydra
+CLIs, `compose_config`, the sweepers) passes them through `quote_overrides` first.
 
 Hydra 1.3's override grammar rejects unquoted non-ASCII values (`aug=激进` raises a
 LexerNoViableAltException) while `aug='激进'` works. Users should be able to type the
-Chinese preset names as they are, so every entry point passes its overrides through
-`quote_overrides` first. Comma sweeps are quoted element by element
-(`preset=保守,平衡` -> `preset='保守','平衡'`).
+Chinese preset names as they are, so values are quoted; comma sweeps element by element
+(`preset=保守,平衡` -> `preset='保守','平衡'`). Options renamed in this release
+(`RENAMED_OPTIONS`) are mapped to their new names here, with a one-line warning, so the
+old names keep working without a second YAML file under each old name.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
+
+# The deprecation table: config options renamed in this release, (group, old name) -> new
+# name. The old names still compose, with a FutureWarning, until the next release, when
+# this table goes.
+RENAMED_OPTIONS: dict[tuple[str, str], str] = {
+    ("preset", "ocec_seed000"): "ocec_batch4096",
+    ("experiment", "seg_seed002"): "microsegformer_300ep",
+}
+_warned: set[tuple[str, str]] = set()  # each old name warns once per process
 
 # key=value where key is a plain override key, optionally prefixed with +, ++ or ~.
 _OVERRIDE = re.compile(r"^(?P<key>[+~]{0,2}[A-Za-z_][\w.@/\-]*)=(?P<value>.*)$", re.S)
@@ -79,8 +91,29 @@ def _split_top_level(value: str) -> list[str]:
     return parts
 
 
+def _renamed(key: str, value: str) -> str:
+    """`value` with the old option names of `key`'s group replaced by their new names
+    (also inside sweeps: `preset=<old name>,balanced`), each warning once."""
+    group = key.lstrip("+~").split("@")[0]
+    for (old_group, old), new in RENAMED_OPTIONS.items():
+        if group != old_group:
+            continue
+        value, count = re.subn(rf"(?<![\w./-]){re.escape(old)}(?![\w./-])", new, value)
+        if count and (group, old) not in _warned:
+            _warned.add((group, old))
+            # warn_explicit with a file that has no source line: one line on stderr.
+            warnings.warn_explicit(
+                f"{group}={old} is now {group}={new}; the old name goes in the next release",
+                FutureWarning,
+                filename="<overrides>",
+                lineno=0,
+            )
+    return value
+
+
 def quote_overrides(args: Sequence[str]) -> list[str]:
-    """Return `args` with non-ASCII override values quoted for Hydra's parser.
+    """Return `args` ready for Hydra's parser: renamed options under their new names
+    (`RENAMED_OPTIONS`), non-ASCII override values quoted.
 
     Flags (`-m`, `--cfg job`) and already-quoted values pass through unchanged.
     """
@@ -88,7 +121,8 @@ def quote_overrides(args: Sequence[str]) -> list[str]:
     for arg in args:
         match = _OVERRIDE.match(arg)
         if match and not arg.startswith("-"):
-            out.append(f"{match['key']}={_quote_value(match['value'])}")
+            value = _renamed(match["key"], match["value"])
+            out.append(f"{match['key']}={_quote_value(value)}")
         else:
             out.append(arg)
     return out

@@ -133,7 +133,7 @@ def preview_presets(
 
 
 def _palette(cfg: DictConfig) -> np.ndarray:
-    from ocec_lightning.callbacks.prediction_overlays import check_palette, default_palette
+    from ocec_lightning.viz.overlays import check_palette, default_palette
 
     num_classes = len(cfg.task.class_names)
     palette = cfg.task.get("palette")
@@ -155,8 +155,8 @@ def render_grid(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ocec_lightning.analysis.curves_report import cjk_font
-    from ocec_lightning.callbacks.prediction_overlays import overlay
+    from ocec_lightning.viz.fonts import cjk_font
+    from ocec_lightning.viz.overlays import overlay
 
     font = cjk_font()
     if font:

@@ -60,7 +60,8 @@ class TrainAugmentation:
         self, image: np.ndarray, mask: np.ndarray | None, image_size: tuple[int, int]
     ) -> None:
         """Run one sample through every step; ConfigError if its size changes."""
-        images, masks = image[None], None if mask is None else np.array(mask)[None]
+        images = image[None]
+        masks = None if mask is None else np.array(mask)[None]
         if self.sample is not None:
             out = self.sample(image=images[0], **({} if masks is None else {"mask": masks[0]}))
             images = np.asarray(out["image"])[None]

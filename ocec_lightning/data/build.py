@@ -1,69 +1,44 @@
-"""`build_datamodule(cfg)`: the `OCECDataModule` of a composed config.
+"""`build_datamodule(cfg)`: the `data` group instantiated, plus the record checkpoints keep.
 
-Reads `data` (source, sizes, loaders, cache, normalisation), `aug.<task.name>` (the
-train transforms), `task` (name, class names, and for segmentation `num_classes` and
-`ignore_index`) and `seed`. Nothing is read from disk here; `setup()` does that.
+`data` is `OCECDataModule`'s keyword arguments (its `_target_` is in
+conf/data_common.yaml, which also links the few arguments that come from other groups:
+the task, the aug preset's transforms, the seed, `test_split`). Every argument is checked
+by the datamodule itself; nothing is read from disk here, `setup()` does that.
+
+The record (`data_record`) is what `ocec-eval` and `ocec-export` rebuild the data from,
+with no Hydra composition: the resolved `data`, `aug`, `task` and `seed`, except that the
+linked keys keep their interpolation, so they follow the record's own `aug` / `task`
+(evaluation swaps in `aug: none`) instead of the training run's command line.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ocec_lightning.config.compose import conf_dir
 from ocec_lightning.config.instantiate import instantiate, plain
-from ocec_lightning.data.cache import check_image_size
 from ocec_lightning.data.datamodule import OCECDataModule
-from ocec_lightning.data.table import check_task
-from ocec_lightning.errors import ConfigError
+
+# The `data` keys conf/data_common.yaml links to other groups (tests check the two agree).
+LINKED_KEYS = (
+    "task",
+    "class_names",
+    "num_classes",
+    "ignore_index",
+    "train_transforms",
+    "batch_transforms",
+    "seed",
+    "test_split",
+)
 
 
 def build_datamodule(cfg: DictConfig) -> OCECDataModule:
-    """Build the DataModule from the composed config; reads nothing from disk."""
-    data = cfg.data
-    for key in data:  # `path: ???` in data=parquet/csv, `root: ???` in data=folder
-        if OmegaConf.is_missing(data, key):
-            raise ConfigError(
-                f"data.{key}", "???", f"a value, e.g. data.{key}=<path> on the command line"
-            )
-    if "source" not in data:
-        raise ConfigError(
-            "data.source",
-            None,
-            "a data source; choose data=synthetic_eyes|synthetic_faces|parquet|folder|csv",
-        )
-    task_name = check_task(cfg.task.name)
-    if task_name not in cfg.aug:
-        raise ConfigError(
-            f"aug.{task_name}", None, f"a list of transforms for task '{task_name}' (or aug=none)"
-        )
-    cache = data.get("cache") or {}
-    normalize = data.get("normalize") or {}
-    # Before the source: its config interpolates data.image_size.
-    check_image_size(data.image_size)
-    datamodule = OCECDataModule(
-        source=instantiate(data.source, "data.source"),
-        image_size=data.image_size,
-        batch_size=data.batch_size,
-        num_workers=data.num_workers,
-        splits=OmegaConf.to_container(data.splits, resolve=True),
-        weighted_sampler=data.get("weighted_sampler", False),
-        cache_mode=cache.get("mode", "disk"),
-        cache_dir=cache.get("dir"),
-        mean=list(normalize.get("mean", (0.0, 0.0, 0.0))),
-        std=list(normalize.get("std", (1.0, 1.0, 1.0))),
-        train_transforms=list(cfg.aug[task_name]),
-        batch_transforms=list((cfg.aug.get("batched") or {}).get(task_name) or []),
-        class_names=list(cfg.task.class_names),
-        seed=cfg.seed,
-        pin_memory=data.get("pin_memory", False),
-        persistent_workers=data.get("persistent_workers", True),
-        multiprocessing_context=data.get("multiprocessing_context"),
-        task=task_name,
-        num_classes=cfg.task.get("num_classes"),
-        ignore_index=cfg.task.get("ignore_index", 255),
-        on_bad_sample=data.get("on_bad_sample", "error"),
-    )
+    """`instantiate(cfg.data)` with the data record saved as its hyper-parameters."""
+    if "_target_" not in cfg.data:  # a checkpoint recorded before `data` had a _target_
+        cfg = _with_links(cfg)
+    datamodule: OCECDataModule = instantiate(cfg.data, "data")
     # Recorded in every checkpoint (Lightning's `datamodule_hyper_parameters`): what
     # `ocec-eval` needs to rebuild this data from the checkpoint alone.
     datamodule.save_hyperparameters({"config": data_record(cfg)})
@@ -71,9 +46,24 @@ def build_datamodule(cfg: DictConfig) -> OCECDataModule:
 
 
 def data_record(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config sections that define the data: `data`, `aug`, `task` (without
-    the module, plus its class path as `task.module_target`) and `seed`."""
+    """The config sections that define the data: `data` (resolved, linked keys as
+    written), `aug`, `task` (without the module, plus its class path as
+    `task.module_target`) and `seed`."""
+    written = OmegaConf.to_container(cfg.data, resolve=False)
+    assert isinstance(written, dict)
+    data = {k: written[k] if k in LINKED_KEYS else plain(cfg.data[k]) for k in cfg.data}
     task = {k: plain(cfg.task[k]) for k in cfg.task if k != "module"}
     if "module" in cfg.task:
         task["module_target"] = str(cfg.task.module._target_)
-    return {"data": plain(cfg.data), "aug": plain(cfg.aug), "task": task, "seed": int(cfg.seed)}
+    return {"data": data, "aug": plain(cfg.aug), "task": task, "seed": int(cfg.seed)}
+
+
+def _with_links(cfg: DictConfig) -> DictConfig:
+    """`cfg` whose `data` has conf/data_common.yaml's `_target_` and links added."""
+    common = OmegaConf.load(conf_dir() / "data_common.yaml")
+    keys = ["_target_", "_recursive_", *LINKED_KEYS]
+    links = OmegaConf.masked_copy(common, keys)  # interpolations kept, not resolved
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.data = OmegaConf.merge(links, cfg.data)
+    return cfg

@@ -9,14 +9,15 @@ training) for at least two classes. DataLoader workers then only index the cache
 arrays (one fancy index per batch, uint8); the train split's random augmentation
 (`aug.batched.<task>`, after any per-sample `aug.<task>`) and every split's normalisation
 run on the batch once it is on the device (`on_after_batch_transfer`).
-`build_datamodule(cfg)` (in `build.py`) builds it from the composed config.
+The `data` config group is this class's keyword arguments (`_target_` in
+conf/data_common.yaml); a new data option is one key there and one argument here. The
+constructor checks every argument and names its config key.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -25,8 +26,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from ocec_lightning.checks import SPLIT_NAMES, boolean, int_at_least, one_of
+from ocec_lightning.config.instantiate import full_keys, instantiate
 from ocec_lightning.data import cache
 from ocec_lightning.data.augment import TrainAugmentation
+from ocec_lightning.data.bad_samples import check_on_bad_sample, drop_skipped
 from ocec_lightning.data.cache import check_cache_mode, check_image_size
 from ocec_lightning.data.datasets import CachedImageDataset, as_batch
 from ocec_lightning.data.masks import check_segmentation_task, pixel_frequencies
@@ -54,6 +57,8 @@ _STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
     "test": ("test",),
     "predict": (),
 }
+TEST_SPLITS = ("test", "val")  # what `test_split` may name
+_SOURCES = "data=synthetic_eyes|synthetic_faces|parquet|folder|csv"
 
 
 class OCECDataModule(L.LightningDataModule):
@@ -68,18 +73,16 @@ class OCECDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        source: DataSource,
+        source: DataSource | Mapping[str, Any] | None = None,
         image_size: Sequence[int] = (32, 64),
         batch_size: int = 128,
         num_workers: int = 0,
         splits: Mapping[str, float] | None = None,
         weighted_sampler: bool = False,
-        cache_mode: str = "disk",
-        cache_dir: str | Path | None = None,
-        mean: Sequence[float] = (0.0, 0.0, 0.0),
-        std: Sequence[float] = (1.0, 1.0, 1.0),
-        train_transforms: Sequence[Any] = (),
-        batch_transforms: Sequence[Any] = (),
+        cache: Mapping[str, Any] | None = None,
+        normalize: Mapping[str, Sequence[float]] | None = None,
+        train_transforms: Sequence[Any] | None = (),
+        batch_transforms: Sequence[Any] | None = (),
         class_names: Sequence[str] | None = None,
         seed: int = 42,
         pin_memory: bool = False,
@@ -89,53 +92,98 @@ class OCECDataModule(L.LightningDataModule):
         num_classes: int | None = None,
         ignore_index: int = 255,
         on_bad_sample: str = "error",
+        test_split: str = "test",
+        # Settings of the source, kept at `data.<key>` so the command line stays short
+        # (`data.path=...`); the source's config reads them (`path: ${data.path}`).
+        path: str | None = None,
+        root: str | None = None,
+        group_column: str | None = None,
     ) -> None:
         super().__init__()
-        self.task = check_task(task)
-        self.num_classes, self.ignore_index = None, int(ignore_index)
-        if self.task == "segmentation":
-            if weighted_sampler:
-                raise ConfigError(
-                    "data.weighted_sampler",
-                    weighted_sampler,
-                    "false for task=segmentation "
-                    "(it balances image labels; use class weights in the loss instead)",
-                )
-            self.num_classes, self.ignore_index = check_segmentation_task(
-                class_names, num_classes, ignore_index
+        with full_keys():  # every key below is named from the config's root
+            self._configure(
+                image_size, batch_size, num_workers, splits, weighted_sampler, cache, normalize
             )
-        self.source = source
-        self.image_size = check_image_size(image_size)
-        self.batch_size = int_at_least("data.batch_size", batch_size, 1)
-        self.num_workers = int_at_least("data.num_workers", num_workers, 0)  # 0 = main process
-        check_cache_mode(cache_mode)  # fail at construction, not when setup() reads data
-        self.on_bad_sample = cache.check_on_bad_sample(on_bad_sample)  # error | skip bad rows
-        self.splits = validate_ratios(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
-        self.weighted_sampler = boolean("data.weighted_sampler", weighted_sampler)
-        self.cache_mode, self.cache_dir = cache_mode, cache_dir
-        self.seed = int(seed)
-        self.pin_memory = boolean("data.pin_memory", pin_memory)
-        self.persistent_workers = boolean("data.persistent_workers", persistent_workers)
-        self.multiprocessing_context = (
-            None
-            if multiprocessing_context is None
-            else one_of("data.multiprocessing_context", multiprocessing_context, MP_CONTEXTS)
-        )
-        self.expected_class_names = list(class_names) if class_names else None
-        self.augmentation = TrainAugmentation(
-            train_transforms, batch_transforms, mean, std, self.task, self.seed, self.num_classes
-        )
+            self._configure_task(task, class_names, num_classes, ignore_index, seed)
+            self.pin_memory = boolean("data.pin_memory", pin_memory)
+            self.persistent_workers = boolean("data.persistent_workers", persistent_workers)
+            self.multiprocessing_context = (
+                None
+                if multiprocessing_context is None
+                else one_of("data.multiprocessing_context", multiprocessing_context, MP_CONTEXTS)
+            )
+            self.on_bad_sample = check_on_bad_sample(on_bad_sample)  # error | skip bad rows
+            # The split `trainer.test` reads (`test_split=val` in the run config tests on val).
+            self.test_split = one_of("test_split", test_split, TEST_SPLITS)
+            self.augmentation = TrainAugmentation(
+                train_transforms,
+                batch_transforms,
+                self.mean,
+                self.std,
+                self.task,
+                self.seed,
+                self.num_classes,
+            )
+        # Last: its config interpolates the settings checked above (data.image_size).
+        self.source = _build_source(source)
         self._aug_epoch, self._aug_batches = -1, 0  # which train batch is being augmented
-        self.class_names: list[str] = list(class_names or [])
         self._images: np.ndarray | None = None
         self._masks: np.ndarray | None = None  # uint8 [N, H, W] class ids (segmentation)
         self._pixel_counts: np.ndarray | None = None  # int64 [N, num_classes] (segmentation)
         self._labels: np.ndarray | None = None
         self._rows: dict[str, np.ndarray] = {}
         self.table: SampleTable | None = None  # set by setup(): rows, labels, splits, groups
-        # The split `trainer.test` reads (`test_split=val` in the run config tests on val).
-        self.test_split = "test"
         self.skipped_samples: list[dict[str, Any]] = []  # setup(): {row, ref, reason} skipped
+
+    def _configure(
+        self,
+        image_size: Sequence[int],
+        batch_size: int,
+        num_workers: int,
+        splits: Mapping[str, float] | None,
+        weighted_sampler: bool,
+        cache: Mapping[str, Any] | None,
+        normalize: Mapping[str, Sequence[float]] | None,
+    ) -> None:
+        """The loader, split, cache and normalisation settings, checked."""
+        self.image_size = check_image_size(image_size)
+        self.batch_size = int_at_least("data.batch_size", batch_size, 1)
+        self.num_workers = int_at_least("data.num_workers", num_workers, 0)  # 0 = main process
+        self.splits = validate_ratios(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
+        self.weighted_sampler = boolean("data.weighted_sampler", weighted_sampler)
+        cache = _settings("data.cache", cache, {"mode": "disk", "dir": None})
+        # Checked at construction, not when setup() reads data.
+        self.cache_mode, self.cache_dir = check_cache_mode(cache["mode"]), cache["dir"]
+        normalize = _settings(
+            "data.normalize", normalize, {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+        )
+        self.mean, self.std = list(normalize["mean"]), list(normalize["std"])
+
+    def _configure_task(
+        self,
+        task: str,
+        class_names: Sequence[str] | None,
+        num_classes: int | None,
+        ignore_index: int,
+        seed: int,
+    ) -> None:
+        """The task's settings: masks' class ids for segmentation, the expected classes."""
+        self.task = check_task(task)
+        self.num_classes, self.ignore_index = None, int(ignore_index)
+        if self.task == "segmentation":
+            if self.weighted_sampler:
+                raise ConfigError(
+                    "data.weighted_sampler",
+                    self.weighted_sampler,
+                    "false for task=segmentation "
+                    "(it balances image labels; use class weights in the loss instead)",
+                )
+            self.num_classes, self.ignore_index = check_segmentation_task(
+                class_names, num_classes, ignore_index
+            )
+        self.expected_class_names = list(class_names) if class_names else None
+        self.class_names: list[str] = list(class_names or [])
+        self.seed = int(seed)
 
     # ----------------------------------------------------------------- setup
     def prepare_data(self) -> None:
@@ -188,7 +236,7 @@ class OCECDataModule(L.LightningDataModule):
             self.num_classes,
             self.ignore_index,
         )
-        splits = cache.drop_skipped(splits, self.skipped_samples)  # skipped rows: no split
+        splits = drop_skipped(splits, self.skipped_samples)  # skipped rows: no split
         rows = {name: np.flatnonzero(splits == name) for name in SPLIT_NAMES}
         first = rows["train"][0] if len(rows["train"]) else 0
         self.augmentation.check_output(
@@ -381,3 +429,26 @@ class OCECDataModule(L.LightningDataModule):
             self._aug_batches += 1
         images, masks = self.augmentation.batched(images, masks, seed)
         return images, (masks if masks is not None else targets)
+
+
+def _settings(
+    key: str, given: Mapping[str, Any] | None, defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """`given` over `defaults`; a key `defaults` lacks is a ConfigError (a typo)."""
+    unknown = sorted(set(given or {}) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]}",
+            (given or {})[unknown[0]],
+            f"one of the keys {', '.join(defaults)}",
+        )
+    return {**defaults, **dict(given or {})}
+
+
+def _build_source(source: DataSource | Mapping[str, Any] | None) -> DataSource:
+    """The source itself, or built from its config (`data.source`, with a `_target_`)."""
+    if source is None:
+        raise ConfigError("data.source", None, f"a data source; choose {_SOURCES}")
+    if isinstance(source, Mapping):
+        return instantiate(source, "data.source")
+    return source

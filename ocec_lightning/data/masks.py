@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ocec_lightning.checks import is_int
+from ocec_lightning.data.bad_samples import skip_record
 from ocec_lightning.errors import ConfigError, DataError
 
 log = logging.getLogger("ocec_lightning.data")
@@ -88,7 +89,7 @@ def count_mask_pixels(
             error = _bad_ids_error(refs[row], hist, bad, num_classes, ignore_index)
             if skipped is None:
                 raise error
-            skipped.append({"row": row, "ref": str(refs[row]), "reason": str(error)})
+            skipped.append(skip_record(row, refs[row], error))
             continue
         counts[row] = hist[:num_classes]
     if skipped:

@@ -105,7 +105,9 @@ class SeededBatchSampler(BatchSampler):
         rank: int = 0,
     ) -> None:
         super().__init__(sampler, batch_size, drop_last)
-        self.seed, self.rank, self.epoch = int(seed), int(rank), 0
+        self.seed = int(seed)
+        self.rank = int(rank)
+        self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

@@ -177,7 +177,8 @@ def write_metadata(path: Path, metadata: dict[str, str]) -> None:
     del model.metadata_props[:]
     for key, value in metadata.items():
         entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+        entry.key = key
+        entry.value = value
     # Atomic rewrite: a crash never leaves half a model behind.
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
     os.close(fd)

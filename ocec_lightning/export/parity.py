@@ -51,7 +51,8 @@ def torch_outputs(graph: nn.Module, images: np.ndarray) -> list[np.ndarray]:
 
 def compare(graph: nn.Module, session: Any, images: np.ndarray) -> dict[str, float]:
     """Max abs difference of the first (float) output; label mismatch share for seg."""
-    ref, got = torch_outputs(graph, images), run_session(session, images)
+    ref = torch_outputs(graph, images)
+    got = run_session(session, images)
     if ref[0].shape != got[0].shape:
         raise ConfigError(
             "parity", f"shape {got[0].shape}", f"the PyTorch output shape {ref[0].shape}"

@@ -1,4 +1,4 @@
-"""`export_checkpoint`: checkpoint -> ONNX file + metadata + parity report (SPEC §9).
+"""`export_checkpoint`: checkpoint -> ONNX file + metadata + parity report.
 
 The task comes from `checkpoint.load_checkpoint` (EMA weights when the run had EMA);
 real validation crops for the parity check come from the checkpoint's own data config,
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf, open_dict
 
+from ocec_lightning.checkpoints import LoadedCheckpoint, file_sha256, load_checkpoint
 from ocec_lightning.errors import ConfigError, OCECError
-from ocec_lightning.export.checkpoint import LoadedCheckpoint, file_sha256, load_checkpoint
 from ocec_lightning.export.onnx_export import (
     ExportResult,
     build_metadata,

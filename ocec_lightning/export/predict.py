@@ -1,7 +1,7 @@
 """`ocec-predict`: batched inference of a checkpoint or its ONNX export on crops.
 
 Preprocessing is exactly the validation one: every image resized to the stored image
-size as the data cache does it (`cv2.INTER_AREA`, `data/cache.py`) and normalised by
+size as the data cache does it (`cv2.INTER_AREA`, `data/cache_fill.py`) and normalised by
 `build_eval_transform` with the stored mean/std. Classification writes a CSV
 (`path, prob_open, label_id, label` at the stored threshold); segmentation writes, per
 image, a class-id mask PNG and a colour overlay (the stored palette) under a folder
@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ocec_lightning.callbacks.prediction_overlays import default_palette, overlay
-from ocec_lightning.data.cache import _fit
+from ocec_lightning.data.cache_fill import fit_image
 from ocec_lightning.data.transforms import build_eval_transform
 from ocec_lightning.errors import ConfigError, DataError
 from ocec_lightning.export.inputs import read_inputs
+from ocec_lightning.viz.overlays import default_palette, overlay
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Predictor:
 
 
 def from_checkpoint(path: str | Path) -> Predictor:
-    from ocec_lightning.export.checkpoint import load_checkpoint
+    from ocec_lightning.checkpoints import load_checkpoint
     from ocec_lightning.export.onnx_export import deployment_graph
     from ocec_lightning.export.parity import torch_outputs
 
@@ -135,7 +135,7 @@ def predict(
         job = bar.add_task(f"predict {Path(predictor.source).name}", total=len(items))
         for start in range(0, len(items), int(batch_size)):
             chunk = items[start : start + int(batch_size)]
-            raw = np.stack([_fit(read(), height, width) for _, read in chunk])
+            raw = np.stack([fit_image(read(), height, width) for _, read in chunk])
             batch = torch.stack([transform(image=image)["image"] for image in raw]).numpy()
             outputs = predictor.run(batch)
             for k, (ref, _) in enumerate(chunk):

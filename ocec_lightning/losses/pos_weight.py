@@ -1,10 +1,10 @@
 """`pos_weight` of the binary losses: `auto` | a positive number | null.
 
-`auto` is negatives / positives of the training split (seed 000 §1.5). The loss cannot
-know it when it is built, so it keeps a placeholder (no weighting) until the task's
-`setup()` calls `loss.bind_data(datamodule)`; the config is never rewritten. The value is
-a non-persistent buffer: it follows the module across devices but stays out of
-checkpoints, so a resumed run or an evaluation recomputes it from its data.
+`auto` is negatives / positives of the training split, as the batch-4096 OCEC configuration
+sets it. The loss cannot know it when it is built, so it keeps a placeholder (no weighting)
+until the task's `setup()` calls `loss.bind_data(datamodule)`; the config is never
+rewritten. The value is a non-persistent buffer: it follows the module across devices but
+stays out of checkpoints, so a resumed run or an evaluation recomputes it from its data.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ so a bad config fails with a one-line ``ConfigError`` naming the ``model.*`` key
 
 Parameter counts for 19 classes at the reference sizes (embed dims 32/64/128/192, depths
 1/2/2/2, one head, sr 8/4/2/1, mlp ratio 2, decoder 128):
-- defaults (``ffn="mix"``, ``decoder_fuse="conv"``, the SegFormer design SPEC §6 asks
-  for): 1,721,555 without LMSA, 1,747,539 with it;
+- defaults (``ffn="mix"``, ``decoder_fuse="conv"``, the SegFormer design: Mix-FFN and a
+  fusing convolution): 1,721,555 without LMSA, 1,747,539 with it;
 - ``ffn="mlp", decoder_fuse="mlp"`` (the layout the reference implementation actually
   uses: no depthwise conv in the FFN, fuse = linear-GELU-linear): exactly 1,721,939 and
   1,747,923, the counts ANCHORS.md quotes. The 384 difference is the Mix-FFN depthwise
@@ -47,7 +47,8 @@ __all__ = ["MicroSegFormer", "MicroSegFormerSpec", "check_microsegformer_config"
 FFN_TYPES: tuple[str, ...] = ("mix", "mlp")
 FUSE_TYPES: tuple[str, ...] = ("conv", "mlp")
 # Stage 1 embeds with a 7x7 stride-4 conv, later stages with 3x3 stride-2 convs.
-_FIRST_PATCH, _LATER_PATCH = (7, 4), (3, 2)
+_FIRST_PATCH = (7, 4)
+_LATER_PATCH = (3, 2)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,9 @@ class MicroSegFormer(nn.Module):
         # Stochastic depth grows linearly from 0 at the first block to drop_path at the last.
         total = sum(spec.depths)
         rates = [float(drop_path) * i / max(1, total - 1) for i in range(total)]
-        stages, prev, start = [], int(in_channels), 0
+        stages: list[EncoderStage] = []
+        prev = int(in_channels)
+        start = 0
         for i, dim in enumerate(spec.embed_dims):
             kernel, stride = _FIRST_PATCH if i == 0 else _LATER_PATCH
             depth = spec.depths[i]
@@ -194,7 +197,8 @@ def check_microsegformer_config(config: Mapping[str, Any]) -> MicroSegFormerSpec
                 f"head counts that divide the stage widths; stage {i + 1} has width {dim}, "
                 f"whose divisors up to 16 are {fits}",
             )
-    mlp_ratio, lmsa = config["mlp_ratio"], config["lmsa"]
+    mlp_ratio = config["mlp_ratio"]
+    lmsa = config["lmsa"]
     if not is_number(mlp_ratio) or mlp_ratio <= 0:
         raise ConfigError("model.mlp_ratio", mlp_ratio, "a positive number (2 in the reference)")
     if min(int(d * float(mlp_ratio)) for d in dims) < 1:
@@ -208,7 +212,8 @@ def check_microsegformer_config(config: Mapping[str, Any]) -> MicroSegFormerSpec
 
     stride = _FIRST_PATCH[1] * _LATER_PATCH[1] ** (len(dims) - 1)
     h, w = _image_size(config["image_size"], stride)
-    sizes, s = [], _FIRST_PATCH[1]
+    sizes: list[tuple[int, int]] = []
+    s = _FIRST_PATCH[1]
     srs = lists["model.sr_ratios"]
     for i, sr in enumerate(srs):
         sizes.append((h // s, w // s))

@@ -31,7 +31,8 @@ def num_downsamples(num_blocks: int) -> int:
 
 def block_channels(base_channels: int, num_blocks: int) -> list[int]:
     """Output channels of each block (doubling at every stride-2 block)."""
-    channels, out = base_channels, []
+    channels = base_channels
+    out: list[int] = []
     for i in range(num_blocks):
         if block_stride(i) == 2:
             channels *= 2

@@ -90,7 +90,8 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
 
 
 def _strip_variants(state: dict[str, Tensor]) -> list[dict[str, Tensor]]:
-    variants, current = [state], state
+    variants = [state]
+    current = state
     for prefix in _STRIP_PREFIXES:
         if any(k.startswith(prefix) for k in current):
             current = {k.removeprefix(prefix): v for k, v in current.items()}

@@ -7,7 +7,7 @@ makes it hard to say what the LR is at a given step. `LRSchedule` instead:
   step k uses f(k/W), so the base LR is reached exactly at step W, the end of warmup;
   with `warmup.interval: epoch` the factor changes only at epoch ends (a staircase held
   for each epoch, like a LambdaLR stepped per epoch: start_factor 0.2 over 4 epochs gives
-  0.2, 0.4, 0.6, 0.8 and the base LR from epoch 4, seed 000 §5.1.1's (epoch+1)/5), and
+  0.2, 0.4, 0.6, 0.8 and the base LR from epoch 4, preset=aggressive's (epoch+1)/5), and
   the warmup is rounded up to whole epochs;
 - afterwards hands over to the inner scheduler, whose own counter starts at 0 there:
   interval `step` schedulers advance every optimizer step, interval `epoch` ones (and
@@ -124,8 +124,11 @@ class LRSchedule:
         monitor: str | None = None,
         warmup_interval: str = "step",
     ) -> None:
-        self.optimizer, self.inner = optimizer, inner
-        self.interval, self.monitor, self.mode = interval, monitor, mode
+        self.optimizer = optimizer
+        self.inner = inner
+        self.interval = interval
+        self.monitor = monitor
+        self.mode = mode
         self.warmup_interval = warmup_interval  # step | epoch: when the warmup LR changes
         self.warmup_steps = int(warmup_steps)
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
@@ -189,7 +192,8 @@ class LRSchedule:
     def drain_events(self) -> list[dict[str, Any]]:
         """LR adjustments the inner scheduler recorded since the last call (adaptive_plateau)."""
         events = list(getattr(self.inner, "events", []) or [])
-        new, self._events_seen = events[self._events_seen :], len(events)
+        new = events[self._events_seen :]
+        self._events_seen = len(events)
         return new
 
     def get_last_lr(self) -> list[float]:

@@ -86,11 +86,15 @@ class OcecOptunaSweeperConf:
 
 @dataclass
 class OcecBasicSweeperConf:
-    """Hydra's basic sweeper, with expanded values quoted (Chinese option names by glob)."""
+    """Hydra's basic sweeper, with expanded values quoted (Chinese option names by glob)
+    and named alternatives (several overrides per job)."""
 
     _target_: str = BASIC_TARGET
     max_batch_size: int | None = None
     params: dict[str, str] | None = None
+    # label -> one line of overrides: each swept job runs once per alternative, in
+    # <sweep dir>/<job number>_<label> (sweeps/basic.py, `ocec-analyze curves --next`)
+    alternatives: dict[str, str] | None = None
 
 
 def register_configs() -> None:

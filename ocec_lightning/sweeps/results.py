@@ -99,8 +99,8 @@ def write_plots(study: optuna.Study, sweep_dir: Path) -> dict[str, str]:
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 
-    from ocec_lightning.analysis.curves_report import cjk_font
     from ocec_lightning.sweeps.study import quiet
+    from ocec_lightning.viz.fonts import cjk_font
 
     font = cjk_font()
     rc = {"font.sans-serif": [font, *plt.rcParams["font.sans-serif"]]} if font else {}

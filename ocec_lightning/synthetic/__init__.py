@@ -6,9 +6,9 @@ datasets), the tests and the benchmarks. Every sample is a pure function of
 
 - ``eyes`` / ``eyes_render`` / ``eyes_writer``: open/closed eye crops with continuous
   eyelid openness, and their OCEC parquet + PNG writer.
-- ``faces`` / ``faces_render`` (with ``faces_scene``, ``faces_canvas``,
-  ``faces_features``) / ``faces_writer``: face-parsing scenes with LaPa-style index
-  masks, and their PNG folders + parquet writer.
+- ``faces`` (the generator) / ``faces_scene`` (the label map and the scene's parameters,
+  with their samplers) / ``faces_render`` (the drawing) / ``faces_writer``: face-parsing
+  scenes with LaPa-style index masks, and their PNG folders + parquet writer.
 - ``raster``: drawing primitives both renderers share; ``common``: argument checks,
   chunked multi-process rendering and subject-level splits.
 

@@ -75,7 +75,8 @@ def render_in_chunks(
     """
     int_at_least("n", n, 0)
     int_at_least("start", start, 0)
-    n, start = int(n), int(start)
+    n = int(n)
+    start = int(start)
     workers = min(int(workers), max(1, n // min_per_worker))
     outputs = tuple(outputs)
     if workers == 1:

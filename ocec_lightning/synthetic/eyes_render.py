@@ -160,13 +160,16 @@ def draw_eye(
     a = t.eye_width * width * rng.uniform(0.85, 1.15)
     cx = width * (0.5 + rng.uniform(-0.08, 0.08))
     cy = height * (0.55 + rng.uniform(-0.10, 0.10))
-    gx, gy = rng.uniform(-0.25, 0.25), rng.uniform(-0.08, 0.12)
+    gx = rng.uniform(-0.25, 0.25)
+    gy = rng.uniform(-0.08, 0.12)
     ir = rng.random() < 0.2
     brightness = rng.uniform(0.65, 1.2)
-    light_grad, light_dir = rng.uniform(0.0, 0.35), rng.uniform(0.0, 2 * math.pi)
+    light_grad = rng.uniform(0.0, 0.35)
+    light_dir = rng.uniform(0.0, 2 * math.pi)
     noise_lo = rng.normal(0.0, 0.05, (4, 8)).astype(np.float32)
     spec = rng.random() < 0.85
-    spec_dx, spec_dy = rng.uniform(-0.6, 0.6), rng.uniform(-0.6, 0.3)
+    spec_dx = rng.uniform(-0.6, 0.6)
+    spec_dy = rng.uniform(-0.6, 0.3)
     spec_r = rng.uniform(0.05, 0.12)
     glare = rng.random() < (0.6 if t.glasses else 0.04)
     contrast = rng.uniform(0.75, 1.15)
@@ -176,7 +179,8 @@ def draw_eye(
 
     # Images are channel-first while drawing: broadcasting a 2-D field over a trailing
     # channel axis of size 3 is several times slower in numpy.
-    iris_rgb, skin_rgb = raster.chw(t.iris), raster.chw(t.skin)
+    iris_rgb = raster.chw(t.iris)
+    skin_rgb = raster.chw(t.skin)
     pupil_rgb = np.full((3, 1, 1), 14.0, dtype=np.float32)
     if ir:
         # Under near-IR irises look light grey, skin bright and even; a coaxial source
@@ -219,7 +223,9 @@ def draw_eye(
     if rows.size:
         # Only the rows the lids leave open need the iris maths (none for a shut eye).
         b = slice(int(rows[0]), int(rows[-1]) + 1)
-        ub, vb, ri = u[b], v[b], t.iris_radius
+        ub = u[b]
+        vb = v[b]
+        ri = t.iris_radius
         dist = np.sqrt((ub - gx) ** 2 + (vb - gy) ** 2)
         a_iris = _cover(dist - ri, px)
         a_pupil = _cover(dist - ri * t.pupil_ratio, px)

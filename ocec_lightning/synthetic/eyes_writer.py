@@ -106,7 +106,8 @@ def write_synthetic_eyes(
     frames = []
     # Generate shard by shard so memory stays bounded by one shard's images.
     for shard, idx in enumerate(np.array_split(np.arange(n), shards)):
-        start, count = int(idx[0]), len(idx)
+        start = int(idx[0])
+        count = len(idx)
         batch = generate_eyes(count, start=start, **generator_args)
         splits = split_of[batch.subjects]
         labels = np.where(batch.labels == 1, "open", "closed")

@@ -1,4 +1,4 @@
-"""Fixtures writing tiny training logs of every format `history_io` reads into tmp_path:
+"""Fixtures writing tiny training logs of every format `analysis.history` reads into tmp_path:
 Lightning run directories (csv/metrics.csv laid out as CSVLogger writes it, config.yaml,
 summary.json / failure.json), TensorBoard event dirs (torch's SummaryWriter), plain CSV
 and JSON logs."""

@@ -1,6 +1,7 @@
 """Deterministic `History` objects for the curve-analysis tests (no files, no loader).
 
-`seed002()` rebuilds the run of seed 002 from its numbers: val F-score best 0.6889 at
+`microsegformer_run()` rebuilds the MicroSegFormer run of the post-mortem from its numbers:
+val F-score best 0.6889 at
 epoch 92 of 112 (1 ... 112), 0.6387 at epoch 93 and 0.6544 at the end; a train F-score
 above it by ~4% over the late phase and ~9% after the best; late std ~0.019; the val loss
 rising after the best; a 300-epoch cosine (5 linear warmup epochs from 8e-5 to 8e-4) so
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ocec_lightning.analysis.history import History, RunSettings
+from ocec_lightning.analysis.history.model import History, RunSettings
 
 SEED002_RAW: dict[str, Any] = {
     "model": {"dropout": 0.15},
@@ -60,7 +61,7 @@ def make_history(
     )
 
 
-def seed002() -> History:
+def microsegformer_run() -> History:
     epochs = np.arange(1, 113)
     rng = np.random.default_rng(2)
     trend = np.where(

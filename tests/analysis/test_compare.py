@@ -1,5 +1,6 @@
 """`ocec-analyze compare`: a multirun dir of fake runs (one failed), config differences
-only, sorting by best, compare.md / compare.png, foreign logs and bad input."""
+only, sorting by best, compare.md / compare.png, foreign logs and bad input; a next
+sweep (`curves --next`) ranked against its original run with the symptoms re-diagnosed."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from ocec_lightning.analysis import compare
+from ocec_lightning.analysis.runs import compare
+from ocec_lightning.analysis.runs.next_sweep import read_sweep
 from ocec_lightning.cli.analyze import build_parser
 from ocec_lightning.cli.analyze import main as analyze_main
 from ocec_lightning.errors import DataError
@@ -133,10 +136,7 @@ def test_runs_and_foreign_logs_with_given_monitor(tmp_path, write_run, capsys):
 
 
 def test_the_cli_entry_point(multirun, tmp_path):
-    try:
-        build_parser()
-    except ImportError as err:  # another tool of the dispatcher is mid-change
-        pytest.skip(f"ocec-analyze cannot build its parser: {err}")
+    build_parser()  # every tool of the dispatcher imports and declares its arguments
     assert analyze_main(["compare", str(multirun), "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "compare.md").is_file()
     assert analyze_main(["compare", str(tmp_path / "missing")]) == 2
@@ -156,3 +156,70 @@ def test_bad_input(tmp_path, write_run):
         compare.compare_runs([failed])
     with pytest.raises(SystemExit):
         _args(str(failed), "--last", "0")
+
+
+def _next_sweep(tmp_path: Path, write_run, inside: bool = True) -> tuple[Path, Path]:
+    """A diagnosed run (constant LR, 12 epochs) and its next sweep: the baseline rerun
+    and a cosine alternative, laid out as `curves --next` + `ocec-train -m` leave them."""
+    f1 = [0.50, 0.60, 0.66, 0.70, 0.72, 0.74, 0.73, 0.75, 0.74, 0.75, 0.74, 0.745]
+    cosine = [0.50, 0.62, 0.68, 0.72, 0.75, 0.77, 0.78, 0.79, 0.795, 0.80, 0.80, 0.80]
+    constant, decaying = [1e-3] * 12, [1e-3 * (1 - i / 12) for i in range(12)]
+    origin = write_run(tmp_path / "run", val_f1=f1, val_loss=None, train_loss=None, lr=constant)
+    sweep = (origin if inside else tmp_path) / "next_sweep"
+    write_run(sweep / "0_baseline", val_f1=f1, val_loss=None, train_loss=None, lr=constant)
+    write_run(
+        sweep / "1_lr_never_decayed-1", val_f1=cosine, val_loss=None, train_loss=None, lr=decaying
+    )
+    alternatives = {"baseline": "", "lr_never_decayed-1": "scheduler=cosine"}
+    multirun = {"hydra": {"sweep": {"dir": str(sweep)}, "sweeper": {"alternatives": alternatives}}}
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump(multirun), encoding="utf-8")
+    return origin, sweep
+
+
+def test_a_next_sweep_is_ranked_against_the_original_run(tmp_path, write_run, capsys):
+    origin, sweep = _next_sweep(tmp_path, write_run)
+    assert compare.run(_args(str(sweep))) == 0
+    md = (sweep / "compare.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert header[:2] == ["run", "change"] and header[-5:] == [
+        "still",
+        "gone",
+        "new",
+        "time",
+        "status",
+    ]
+    cells = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[1:-1]] for r in rows[1:]}
+    assert list(cells) == ["1_lr_never_decayed-1", "**original run**", "**0_baseline**"]
+    column = {name: i for i, name in enumerate(header)}
+    alt, original, baseline = cells.values()
+    assert alt[column["change"]] == "scheduler=cosine"
+    assert "lr_never_decayed" in alt[column["gone"]]
+    assert "lr_never_decayed" not in alt[column["still"]]
+    assert "lr_never_decayed" in original[column["still"]]
+    assert "lr_never_decayed" in baseline[column["still"]]
+    assert original[column["LR at best"]] == "100%" and alt[column["LR at best"]] != "100%"
+    assert f"Next sweep of `{origin}`" in md
+    assert "Diagnoses of the original run: " in md and "lr_never_decayed" in md
+    assert "The baseline reruns the original unchanged: best 0.7500, the same." in md
+    out = capsys.readouterr().out
+    assert "next sweep" in out and "original run" in out
+
+
+def test_a_next_sweep_elsewhere_takes_the_original_run_given_beside_it(tmp_path, write_run):
+    origin, sweep = _next_sweep(tmp_path, write_run, inside=False)
+    rows = compare.compare_runs([sweep / "0_baseline", sweep / "1_lr_never_decayed-1", origin])
+    info = read_sweep(sweep)
+    assert info is not None and info.origin is None  # tmp_path is no run
+    compare.mark_sweep(rows, info)
+    assert {r.name: r.role for r in rows} == {
+        "original run": "original",
+        "0_baseline": "baseline",
+        "1_lr_never_decayed-1": "",
+    }
+    assert {r.name: r.label for r in rows} == {
+        "original run": "original run",
+        "0_baseline": "0_baseline (rerun)",
+        "1_lr_never_decayed-1": "1_lr_never_decayed-1: scheduler=cosine",
+    }
+    assert "lr_never_decayed" in rows[0].gone and rows[0].name == "1_lr_never_decayed-1"

@@ -1,7 +1,8 @@
-"""`ocec-analyze config`: the seed 000-style review of a composed config.
+"""`ocec-analyze config`: a review of a composed config in the manner of the review of the
+batch-4096 OCEC configuration.
 
-Every preset passes its own review (no error-level finding); the review of seed 000's
-configuration flags what seed 000 flags; the recipe traps (early stopping before the
+Every preset passes its own review (no error-level finding); the review of the batch-4096
+configuration flags what that hand-written review flags; the recipe traps (early stopping before the
 scheduler acts, before the first restart or before SWA, a cosine climbing back after
 T_max, warmup + patience longer than the run, a rank without a full batch) are errors;
 file data is read for counts, balance and image size; markdown / JSON / the terminal
@@ -19,16 +20,17 @@ import pandas as pd
 import pytest
 import torch
 
-from ocec_lightning.analysis.config_review import review_config
-from ocec_lightning.analysis.review_findings import Review
-from ocec_lightning.analysis.review_render import markdown, to_json
+from ocec_lightning.analysis.review.cli import review_config
+from ocec_lightning.analysis.review.findings import Review
+from ocec_lightning.analysis.review.render import markdown, to_json
 from ocec_lightning.cli.analyze import main as analyze_main
 from ocec_lightning.config import conf_dir
 from ocec_lightning.optim.schedulers import cosine as cosine_module
 
 PRESETS = sorted(p.stem for p in (conf_dir() / "preset").glob("*.yaml"))
-# Seed 000's run: 2 GPUs and 470,811 crops (not part of the recipe, see ocec_seed000.yaml).
-SEED000_RUN = ["preset=ocec_seed000", "trainer.devices=2", "data.source.num_samples=470811"]
+# The batch-4096 run: 2 GPUs and 470,811 crops (not part of the recipe, see
+# conf/preset/ocec_batch4096.yaml).
+BATCH4096_RUN = ["preset=ocec_batch4096", "trainer.devices=2", "data.source.num_samples=470811"]
 
 
 def _by_rule(review: Review, rule: str):
@@ -46,8 +48,8 @@ def _errors(review: Review) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def seed000() -> Review:
-    return review_config(SEED000_RUN)
+def batch4096() -> Review:
+    return review_config(BATCH4096_RUN)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -57,43 +59,43 @@ def test_every_preset_passes_its_own_review(preset: str) -> None:
     assert not [f for f in review.findings if f.rule == "config.builds"]  # build_run passed
 
 
-def test_seed000_review_flags_what_seed000_flags(seed000: Review) -> None:
-    assert seed000.summary["effective_batch"] == 8192 and seed000.summary["world_size"] == 2
-    lr = _by_rule(seed000, "lr.batch_scaling")
-    assert lr.severity == "warning" and "8,192" in lr.title.en  # §3.4: lr 1e-4 small for 4096 × 2
+def test_batch4096_review_flags_what_the_hand_written_review_flags(batch4096: Review) -> None:
+    assert batch4096.summary["effective_batch"] == 8192 and batch4096.summary["world_size"] == 2
+    lr = _by_rule(batch4096, "lr.batch_scaling")
+    assert lr.severity == "warning" and "8,192" in lr.title.en  # lr 1e-4 small for 4096 × 2
     assert lr.suggestion.startswith("optimizer.lr=1.6e-3")  # square-root rule from 1e-4 @ 32
-    patience = _by_rule(seed000, "plateau.patience")  # §3.2: patience 2 too sensitive
+    patience = _by_rule(batch4096, "plateau.patience")  # patience 2 too sensitive
     assert patience.severity == "warning" and patience.suggestion == "scheduler.patience=5"
-    factor = _by_rule(seed000, "plateau.factor")  # §3.2: factor 0.5 aggressive
+    factor = _by_rule(batch4096, "plateau.factor")  # factor 0.5 aggressive
     assert factor.severity == "warning" and factor.suggestion == "scheduler.factor=0.7"
-    assert _by_rule(seed000, "warmup.length").severity == "warning"  # §3.2: no warmup
-    amp = _by_rule(seed000, "precision.amp_off")  # §5.3.2: use_amp False
+    assert _by_rule(batch4096, "warmup.length").severity == "warning"  # no warmup
+    amp = _by_rule(batch4096, "precision.amp_off")  # use_amp False
     assert amp.suggestion == "trainer.precision=bf16-mixed"
     # EMA horizon: 1/(1-0.999) = 1,000 steps; 376,649 train crops / 8,192 = 45 steps/epoch.
-    ema = _by_rule(seed000, "ema.horizon")
+    ema = _by_rule(batch4096, "ema.horizon")
     assert "1,000 steps = 22.2 epochs" in ema.evidence.en and "45 steps/epoch" in ema.evidence.en
     assert ema.severity == "warning"  # lags longer than early-stopping patience 8
-    assert not _errors(seed000)
+    assert not _errors(batch4096)
 
 
-def test_seed000_review_renders_in_both_languages(seed000: Review, tmp_path: Path) -> None:
-    en, zh = markdown(seed000, "en"), markdown(seed000, "zh")
+def test_batch4096_review_renders_in_both_languages(batch4096: Review, tmp_path: Path) -> None:
+    en, zh = markdown(batch4096, "en"), markdown(batch4096, "zh")
     assert "| Learning rate `optimizer.lr` | 1e-4 |" in en and "## Findings" in en
     assert "学习率偏小" in zh and "## 参数一览" in zh and "## 问题与分析" in zh
     assert "缺少预热阶段" in zh and "对验证集的正常波动过于敏感" in zh
-    data = json.loads(to_json(seed000, "zh"))
+    data = json.loads(to_json(batch4096, "zh"))
     assert data["counts"]["error"] == 0 and data["summary"]["steps_per_epoch"] == 45
     assert any(row["key"] == "callbacks.ema.decay" for row in data["parameters"])
 
 
-def test_aggressive_warmup_is_seed000s_epoch_plus_one_over_five() -> None:
+def test_aggressive_warmup_is_the_reviews_epoch_plus_one_over_five() -> None:
     review = review_config(["preset=激进"])
     warmup = _by_rule(review, "warmup.length")
     assert "0.20, 0.40, 0.60, 0.80, 1.00" in warmup.evidence.en  # held per epoch, full from 4
     assert "every epoch" in warmup.evidence.en
 
 
-def test_slow_decay_review_says_the_seed004_premise_is_wrong() -> None:
+def test_slow_decay_review_says_the_plans_premise_is_wrong() -> None:
     review = review_config(["preset=seg_slow_decay"])
     finding = _by_rule(review, "cosine.short_t_max")
     assert finding.severity == "warning" and finding.suggestion == "scheduler.T_max=null"

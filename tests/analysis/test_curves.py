@@ -1,5 +1,6 @@
-"""curves.analyze: seed 002's numbers, short runs, NaN, no LR, minimised metrics, divergence;
-the report files (markdown in both languages, the figure) and `ocec-analyze curves`."""
+"""curves.analyze: the MicroSegFormer post-mortem's numbers, short runs, NaN, no LR,
+minimised metrics, divergence; the report files (markdown in both languages, the figure)
+and `ocec-analyze curves`."""
 
 from __future__ import annotations
 
@@ -8,21 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curve_histories import cosine_lr, make_history, seed002
+from curve_histories import cosine_lr, make_history, microsegformer_run
 
 from ocec_lightning import run_dir
-from ocec_lightning.analysis import curves_cli, curves_report
-from ocec_lightning.analysis.curves import analyze, train_counterpart
-from ocec_lightning.analysis.curves_report import analyze_and_write, render_markdown
-from ocec_lightning.analysis.diagnoses import diagnose
+from ocec_lightning.analysis.curves import cli as curves_cli
+from ocec_lightning.analysis.curves import report as curves_report
+from ocec_lightning.analysis.curves.analysis import analyze, train_counterpart
+from ocec_lightning.analysis.curves.diagnoses import diagnose
+from ocec_lightning.analysis.curves.report import analyze_and_write, render_markdown
 from ocec_lightning.config import compose_config
 from ocec_lightning.errors import OCECError
 
 
-def test_seed002_numbers() -> None:
-    a = analyze(seed002())
+def test_microsegformer_post_mortem_numbers() -> None:
+    a = analyze(microsegformer_run())
     assert (a.best_epoch, a.best_value, a.final_value) == (92, 0.6889, 0.6544)
-    assert a.decline_pct == pytest.approx(5.0, abs=0.05)  # seed: 0.6889 -> 0.6544 (-5.0%)
+    assert a.decline_pct == pytest.approx(5.0, abs=0.05)  # post-mortem: 0.6889 -> 0.6544 (-5.0%)
     assert a.gap_label == "train/fscore − val/fscore" and a.gap_kind == "metric"
     spans = [(p.name, p.first, p.last) for p in a.phases]
     assert spans == [
@@ -61,7 +63,7 @@ def test_short_runs_have_no_phases(n: int) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_nan_entries_are_skipped(tmp_path: Path, lang: str) -> None:
-    h = seed002()
+    h = microsegformer_run()
     for key in ("val/fscore", "val/loss", "lr-AdamW"):
         h.series[key][[9, 39, 99]] = np.nan
     a = analyze(h)
@@ -124,7 +126,7 @@ SECTIONS["zh"] += ["## 诊断", "## 数据与方法", "## 曲线"]
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_report_files_complete(tmp_path: Path, lang: str) -> None:
-    found, written = analyze_and_write(seed002(), tmp_path, lang=lang)
+    found, written = analyze_and_write(microsegformer_run(), tmp_path, lang=lang)
     text = written.markdown.read_text(encoding="utf-8")
     positions = [text.index(heading) for heading in SECTIONS[lang]]
     assert positions == sorted(positions)
@@ -143,7 +145,7 @@ def test_report_files_complete(tmp_path: Path, lang: str) -> None:
 
 def test_zh_without_cjk_font_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(curves_report, "cjk_font", lambda: None)
-    _, written = analyze_and_write(seed002(), tmp_path, lang="zh")
+    _, written = analyze_and_write(microsegformer_run(), tmp_path, lang="zh")
     assert written.figure_lang == "en"
     text = written.markdown.read_text(encoding="utf-8")
     assert "![analysis](analysis.png)[^font]" in text and "没有找到中文字体" in text
@@ -184,17 +186,19 @@ def _cli(*argv: str) -> int:
 
 
 def test_diagnose_is_stable_for_every_language() -> None:
-    a = analyze(seed002())
+    a = analyze(microsegformer_run())
     assert [d.id for d in diagnose(a, "en")] == [d.id for d in diagnose(a, "zh")]
 
 
-def test_cli_on_a_seed002_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_on_a_microsegformer_run_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Our run-dir layout (csv/metrics.csv, config.yaml, .hydra/overrides.yaml) end to end."""
     run = tmp_path / "run"
-    run_dir.write_config(run, compose_config(["experiment=seg_seed002"], output_dir=run))
+    run_dir.write_config(run, compose_config(["experiment=microsegformer_300ep"], output_dir=run))
     (run / ".hydra").mkdir()
-    (run / ".hydra" / "overrides.yaml").write_text("- experiment=seg_seed002\n")
-    h = seed002()
+    (run / ".hydra" / "overrides.yaml").write_text("- experiment=microsegformer_300ep\n")
+    h = microsegformer_run()
     rows = ["epoch,step," + ",".join(h.series)]
     for i in range(len(h)):
         rows.append(f"{i},{32 * i + 31}," + ",".join(f"{v[i]:.6g}" for v in h.series.values()))

@@ -1,5 +1,5 @@
 """diagnoses.diagnose: each rule on a history built for it, the ranking, and overrides that
-compose with this package's config (including after `experiment=seg_seed002`)."""
+compose with this package's config (including after `experiment=microsegformer_300ep`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curve_histories import cosine_lr, make_history, seed002
+from curve_histories import cosine_lr, make_history, microsegformer_run
 
-from ocec_lightning.analysis.curves import analyze
-from ocec_lightning.analysis.diagnoses import Diagnosis, diagnose
-from ocec_lightning.analysis.history import History, RunSettings
+from ocec_lightning.analysis.curves.analysis import analyze
+from ocec_lightning.analysis.curves.diagnoses import Diagnosis, diagnose
+from ocec_lightning.analysis.history.model import History, RunSettings
 from ocec_lightning.config import compose_config
 
 E = np.arange(1, 61)
@@ -22,8 +22,8 @@ def _run(h: History, lang: str = "en") -> dict[str, Diagnosis]:
     return {d.id: d for d in diagnose(analyze(h), lang)}
 
 
-def test_seed002_findings_and_overrides() -> None:
-    found = diagnose(analyze(seed002()))
+def test_microsegformer_run_findings_and_overrides() -> None:
+    found = diagnose(analyze(microsegformer_run()))
     ids = [d.id for d in found]
     assert ids == [
         "schedule_longer_than_run",
@@ -67,8 +67,8 @@ def test_seed002_findings_and_overrides() -> None:
     assert "data.splits.train=0.72 data.splits.val=0.16 data.splits.test=0.12" in noisy.overrides
 
 
-def test_seed002_overrides_compose(tmp_path: Path) -> None:
-    lines = {o for d in diagnose(analyze(seed002())) for o in d.overrides}
+def test_microsegformer_run_overrides_compose(tmp_path: Path) -> None:
+    lines = {o for d in diagnose(analyze(microsegformer_run())) for o in d.overrides}
     for line in sorted(lines):
         cfg = compose_config(["task=segmentation", *shlex.split(line)], output_dir=tmp_path)
         assert cfg.task.name == "segmentation"
@@ -79,7 +79,7 @@ def test_scheduler_switch_after_an_experiment(tmp_path: Path) -> None:
     (run / ".hydra").mkdir(parents=True)
     # seg_slow_decay sets scheduler.T_max=150, which cosine_warm_restarts does not take.
     (run / ".hydra" / "overrides.yaml").write_text("- task=segmentation\n- preset=seg_slow_decay\n")
-    h = seed002()
+    h = microsegformer_run()
     assert h.settings is not None
     h.settings.source = str(run / "config.yaml")
     line = _run(h)["lr_high_at_best"].overrides[0]
@@ -115,7 +115,7 @@ def test_short_runs_are_too_short(n: int) -> None:
 
 
 def test_missing_lr_and_nan_entries() -> None:
-    h = seed002()
+    h = microsegformer_run()
     del h.series["lr-AdamW"]
     h.roles["lr"] = None
     h.series["val/fscore"][[20, 70]] = np.nan
@@ -138,7 +138,7 @@ def test_minimised_metric_overfits() -> None:
     assert found["overfitting"].evidence["best_epoch"] == 30
 
 
-def test_stalled_loss_with_constant_lr() -> None:  # seed 003
+def test_stalled_loss_with_constant_lr() -> None:  # the DECODE loss stuck at 4.25
     loss = 4.25 + 0.005 * np.sin(E)
     series = {"train/loss": loss, "val/f1": 0.5 + 0.002 * np.sin(1.3 * E), "lr": np.full(60, 1e-4)}
     h = make_history(series, monitor="val/f1", train_loss="train/loss", lr="lr")

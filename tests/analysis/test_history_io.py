@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ocec_lightning.analysis.history_io import infer_mode, load_history, locate_log
+from ocec_lightning.analysis.history import infer_mode, load_history, locate_log
 from ocec_lightning.errors import DataError
 
 
@@ -163,7 +163,7 @@ def test_running_run_partial_last_line(tmp_path, write_run):
 
 def test_config_beside_a_foreign_log(tmp_path):
     (tmp_path / "log.csv").write_text("epoch,train_loss\n0,4.26\n1,4.25\n")
-    seed003 = {
+    decode_adaptive_config = {
         "training": {
             "epochs": 300,
             "lr_first": 5e-4,
@@ -174,7 +174,7 @@ def test_config_beside_a_foreign_log(tmp_path):
             },
         }
     }
-    (tmp_path / "config.json").write_text(json.dumps(seed003))
+    (tmp_path / "config.json").write_text(json.dumps(decode_adaptive_config))
     history = load_history(tmp_path / "log.csv")
     s = history.settings
     assert (s.max_epochs, s.lr, s.warmup_epochs) == (300, 5e-4, 10)

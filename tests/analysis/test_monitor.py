@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from ocec_lightning.analysis import monitor
-from ocec_lightning.analysis.history_io import load_history
+from ocec_lightning.analysis.history import load_history
+from ocec_lightning.analysis.runs import monitor
 from ocec_lightning.errors import DataError
 
 
@@ -54,9 +54,11 @@ def _render_text(renderable) -> str:
     return console.file.getvalue()
 
 
-def test_seed003_stagnation_is_warned(tmp_path, write_run):
+def test_decode_stagnation_is_warned(tmp_path, write_run):
     rng = np.random.default_rng(0)
-    loss = list(4.255 + 0.003 * rng.standard_normal(25))  # seed 003: stuck at 4.25-4.26
+    loss = list(
+        4.255 + 0.003 * rng.standard_normal(25)
+    )  # the DECODE loss the adaptive-LR scheme was written for: stuck at 4.25-4.26
     f1 = list(np.linspace(0.2, 0.6, 25))
     run = write_run(tmp_path / "run", val_f1=f1, train_loss=loss, val_loss=None, lr=None)
     warnings = monitor.snapshot(load_history(run), last=20).warnings
@@ -153,6 +155,7 @@ def test_once_and_bad_input(tmp_path, write_run, capsys):
         monitor.watch(tmp_path / "missing")
 
 
+@pytest.mark.slow
 def test_monitor_a_real_training(tmp_path):
     """A tiny real training in a subprocess; monitor follows its run dir as it appears."""
     env = {**os.environ, "OCEC_ROOT": str(tmp_path), "OCEC_CACHE_DIR": str(tmp_path / "cache")}

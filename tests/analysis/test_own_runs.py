@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from omegaconf import DictConfig
 
-from ocec_lightning.analysis import curves_cli
+from ocec_lightning.analysis.curves import cli as curves_cli
 from ocec_lightning.cli.analyze import main as analyze_main
 from ocec_lightning.training import run_training
 

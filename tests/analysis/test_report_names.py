@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocec_lightning.analysis.curves_report import free_stem
+from ocec_lightning.analysis.curves.report import free_stem
 from ocec_lightning.cli.analyze import main
 
 

@@ -16,9 +16,9 @@ from lightning.pytorch.callbacks import (
 )
 from omegaconf import OmegaConf
 
+from ocec_lightning.analysis.curves.callback import CurveReport
 from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.callbacks.classification_plots import ClassificationPlots
-from ocec_lightning.callbacks.curve_report import CurveReport
 from ocec_lightning.callbacks.ema import EMA
 from ocec_lightning.callbacks.finite_guard import FiniteGuard
 from ocec_lightning.config.compose import compose_config

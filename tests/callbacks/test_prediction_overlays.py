@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from ocec_lightning.callbacks.prediction_overlays import (
-    PredictionOverlays,
-    default_palette,
-    overlay_grid,
-)
+from ocec_lightning.callbacks.prediction_overlays import PredictionOverlays
 from ocec_lightning.data.table import task_defaults
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.viz.overlays import default_palette, overlay_grid
 
 PALETTE = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
 ALPHA = 0.55  # overlay()'s default blend weight of the class colour

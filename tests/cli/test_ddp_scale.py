@@ -15,7 +15,10 @@ from ocec_lightning import ddp
 from ocec_lightning.data.mp_context import worker_context
 from tests.sweeps.sweep_cli import TINY, env
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP runs on Linux")
+pytestmark = [
+    pytest.mark.slow,  # starts torchrun / DDP processes
+    pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP runs on Linux"),
+]
 
 
 def test_worker_context_defaults() -> None:

@@ -73,6 +73,7 @@ def test_bad_config_value_names_key_and_alternative(tmp_path: Path) -> None:
     assert "scheduler.factor" in proc.stderr and "1.5" in proc.stderr and "(0, 1)" in proc.stderr
 
 
+@pytest.mark.slow
 def test_train_then_eval_from_the_command_line(tmp_path: Path) -> None:
     proc = run_cli("train", *TINY, "trainer.max_epochs=1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -84,6 +85,20 @@ def test_train_then_eval_from_the_command_line(tmp_path: Path) -> None:
     assert "test/f1=" in proc.stdout
 
 
+def test_an_earlier_runs_directory_is_refused_and_keeps_its_files(tmp_path: Path) -> None:
+    run = tmp_path / "earlier"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"an earlier run's weights")
+    proc = run_cli("train", *TINY, "debug=fdr", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "paths.output_dir" in errors[0], proc.stderr[-3000:]
+    assert "already holds 1 checkpoint(s)" in errors[0]
+    kept = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.suffix != ".log")
+    assert kept == ["checkpoints", "checkpoints/last.ckpt"]  # no .hydra/, config, summary
+
+
+@pytest.mark.slow
 def test_multirun_sweeps_and_survives_a_failing_trial(tmp_path: Path) -> None:
     proc = run_cli("train", "-m", *TINY, "debug=fdr", "optimizer.lr=1e-3,-1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -96,6 +111,7 @@ def test_multirun_sweeps_and_survives_a_failing_trial(tmp_path: Path) -> None:
     assert "optimizer.lr" in (trial_dirs[1] / "failure.json").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP smoke test runs on Linux")
 def test_ddp_cpu_two_processes_one_run_dir_metrics_once_and_resume(tmp_path: Path) -> None:
     ddp = [

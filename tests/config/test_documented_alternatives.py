@@ -22,7 +22,8 @@ from ocec_lightning.training import build_run
 CONF = conf_dir()
 # Where a YAML outside a group folder is merged into the composed config.
 MERGED_AT = {"warmup.yaml": "scheduler.warmup", "data_common.yaml": "data"}
-SKIP_FILES = {"train.yaml", "eval.yaml"}  # entry configs, not options (split: see below)
+# Entry configs, not options (eval's split: see below; export's exporter: tests/export/).
+SKIP_FILES = {"train.yaml", "eval.yaml", "export.yaml", "predict.yaml"}
 # Values that are valid only together with another (a minimised monitor is a loss).
 COMPANIONS = {("task.monitor_mode", "min"): ["task.monitor=val/loss"]}
 _KEY = re.compile(r"^(\s*)([A-Za-z_][\w]*):\s*(.*?)\s*(?:#\s*(.*))?$")

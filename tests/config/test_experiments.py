@@ -1,5 +1,6 @@
 """Experiments (`conf/experiment/`): every one composes, builds, keeps the values it pins
-and trains a fast_dev_run step; seed002's schedule reproduces the LRs that seed logged."""
+and trains a fast_dev_run step; the MicroSegFormer run's schedule reproduces the LRs its
+post-mortem logged."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def built(name: str, tmp_path: Path, *overrides: str) -> Run:
 
 @pytest.fixture(scope="module")
 def pinned(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Run]:
-    """name -> the experiment built exactly as pinned (seg_seed002's 512×512 model check
+    """name -> the experiment built exactly as pinned (microsegformer_300ep's 512×512 model check
     included), built once per module."""
     runs: dict[str, Run] = {}
 
@@ -53,7 +54,7 @@ def pinned(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Run]:
 
 
 def test_the_experiments_are_there() -> None:
-    assert {"seg_seed002", "ocec_quick"} <= set(EXPERIMENTS)
+    assert {"microsegformer_300ep", "ocec_quick"} <= set(EXPERIMENTS)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -75,8 +76,8 @@ def test_experiment_trains_a_step(name: str, tmp_path: Path) -> None:
     assert all(not math.isnan(value) for value in result.test_metrics.values())
 
 
-def test_seg_seed002_pins_the_seed002_recipe(pinned: Callable[[str], Run]) -> None:
-    run = pinned("seg_seed002")
+def test_microsegformer_300ep_pins_the_post_mortem_recipe(pinned: Callable[[str], Run]) -> None:
+    run = pinned("microsegformer_300ep")
     cfg, hparams = run.cfg, run.task.hparams
     assert cfg.task.name == "segmentation" and cfg.data.source._target_.endswith(
         "SyntheticFacesSource"
@@ -113,18 +114,18 @@ def _lr_at_epoch_starts(run: Run, steps_per_epoch: int = 32) -> list[float]:
     return lrs
 
 
-def test_seg_seed002_schedule_gives_the_lrs_seed002_logged(
+def test_microsegformer_300ep_schedule_gives_the_lrs_the_post_mortem_logged(
     pinned: Callable[[str], Run], tmp_path: Path
 ) -> None:
-    # Seed 002 原因2: "Epoch 5 (after warmup): 0.000800, Epoch 60: 0.000733,
+    # The post-mortem's 原因2: "Epoch 5 (after warmup): 0.000800, Epoch 60: 0.000733,
     # Epoch 92 (best): 0.000640, Epoch 112 (final): 0.000567" (3 significant digits).
-    lrs = _lr_at_epoch_starts(pinned("seg_seed002"))
+    lrs = _lr_at_epoch_starts(pinned("microsegformer_300ep"))
     logged = {5: 8.00e-4, 60: 7.33e-4, 92: 6.40e-4, 112: 5.67e-4}
     for epoch, lr in logged.items():
         assert lrs[epoch] == pytest.approx(lr, rel=2e-3), epoch
     assert lrs[0] < lrs[4] < lrs[5]  # linear warmup over the first 5 epochs
-    # The 200 epochs the seed's text mentions would be at 4.7e-4 by epoch 92, not 6.4e-4.
-    short = built("seg_seed002", tmp_path, "trainer.max_epochs=200", *TINY["segmentation"])
+    # The 200 epochs the post-mortem's text mentions would be at 4.7e-4 by epoch 92, not 6.4e-4.
+    short = built("microsegformer_300ep", tmp_path, "trainer.max_epochs=200", *TINY["segmentation"])
     assert _lr_at_epoch_starts(short)[92] == pytest.approx(4.67e-4, rel=2e-3)
 
 

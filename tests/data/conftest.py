@@ -99,15 +99,15 @@ def write_parquet(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture()
 def make_dm(tmp_path: Path) -> Callable[..., OCECDataModule]:
-    """OCECDataModule around a source with small, fast defaults and a tmp cache dir."""
+    """OCECDataModule around a source with small, fast defaults and a cache (`cache_mode`,
+    ram by default) under tmp_path."""
 
-    def _make(source: object, **kwargs: object) -> OCECDataModule:
+    def _make(source: object, cache_mode: str = "ram", **kwargs: object) -> OCECDataModule:
         settings: dict[str, object] = {
             "image_size": (8, 16),
             "batch_size": 8,
             "num_workers": 0,
-            "cache_mode": "ram",
-            "cache_dir": tmp_path / "cache",
+            "cache": {"mode": cache_mode, "dir": tmp_path / "cache"},
             "class_names": ["closed", "open"],
             "seed": 0,
         }

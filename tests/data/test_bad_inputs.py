@@ -1,4 +1,4 @@
-"""Bad input, table-driven (SPEC §12): every broken file, row, column or config value fails
+"""Bad input, table-driven: every broken file, row, column or config value fails
 in `setup()` (the main process, before any training or DataLoader worker) with one line
 naming the file/row/key, the bad value and what is expected.
 

@@ -39,7 +39,8 @@ from ocec_lightning.config import compose_config
 from ocec_lightning.data.batch_aug import BatchAugmentation, build_batch_transforms
 from ocec_lightning.data.transforms import build_augmentations
 from ocec_lightning.synthetic.eyes import generate_eyes
-from ocec_lightning.synthetic.faces import FLIP_PAIRS, flip_face, generate_faces
+from ocec_lightning.synthetic.faces import flip_face, generate_faces
+from ocec_lightning.synthetic.faces_scene import FLIP_PAIRS
 
 N, HEIGHT, WIDTH = 512, 24, 40
 ALPHA = 1e-3

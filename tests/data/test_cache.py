@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ocec_lightning.data import cache
+from ocec_lightning.data import cache_fill
 from ocec_lightning.data.cache import cache_path, load_samples
 from ocec_lightning.data.sources import ParquetSource
 from ocec_lightning.data.table import SampleTable, make_frame
@@ -45,7 +45,7 @@ def test_second_disk_load_does_not_decode(tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the disk cache exists")
 
-    monkeypatch.setattr(cache, "_decode_into", no_decoding)
+    monkeypatch.setattr(cache_fill, "decode_into", no_decoding)
     np.testing.assert_array_equal(load_samples(table, (20, 30), "disk", tmp_path)[0], first)
     with pytest.raises(AssertionError):  # another size is another cache file
         load_samples(table, (10, 15), "disk", tmp_path)
@@ -67,7 +67,7 @@ def test_interrupted_build_leaves_nothing_and_next_run_rebuilds(tmp_path, monkey
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(cache, "_decode_into", interrupted)
+        patch.setattr(cache_fill, "decode_into", interrupted)
         with pytest.raises(KeyboardInterrupt):
             load_samples(table, (20, 30), "disk", tmp_path)
     assert list(tmp_path.iterdir()) == []  # neither a partial cache nor a temp file

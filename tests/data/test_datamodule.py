@@ -222,12 +222,12 @@ def test_parquet_and_folder_configs_build(write_parquet, make_cfg, tmp_path, hel
 
 
 def test_disk_cache_is_reused_by_the_next_run(make_cfg, monkeypatch):
-    from ocec_lightning.data import cache
+    from ocec_lightning.data import cache_fill
 
     cfg = make_cfg(["data.cache.mode=disk"])
     first = build_datamodule(cfg)
     first.setup("fit")
-    monkeypatch.setattr(cache, "_decode_into", lambda *a, **k: pytest.fail("decoded twice"))
+    monkeypatch.setattr(cache_fill, "decode_into", lambda *a, **k: pytest.fail("decoded twice"))
     second = build_datamodule(cfg)
     second.prepare_data()
     second.setup("fit")
@@ -275,3 +275,67 @@ def test_train_batches_do_not_depend_on_the_number_of_workers(write_parquet, mak
     main, workers = epochs(0), epochs(2)
     assert all(torch.equal(a, b) for a, b in zip(main, workers, strict=True))
     assert torch.equal(main[0], main[2]) and not torch.equal(main[0], main[1])
+
+
+# -- the `data` group is the datamodule's arguments ---------------------------------------
+def test_hydra_instantiate_builds_the_datamodule_from_the_data_group(make_cfg):
+    from hydra.utils import instantiate
+
+    cfg = make_cfg(["task=segmentation", "aug=balanced", "seed=5", "test_split=val"])
+    dm = instantiate(cfg.data)  # conf/data_common.yaml's _target_, nothing mapped by hand
+    assert isinstance(dm, OCECDataModule) and dm._images is None
+    assert (dm.task, dm.num_classes, dm.seed, dm.test_split) == ("segmentation", 11, 5, "val")
+    assert dm.class_names == list(cfg.task.class_names)
+    assert dm.image_size == (64, 64) and dm.batch_size == 8
+    assert "HorizontalFlip" in dm.augmentation.names()  # aug.batched.segmentation
+    assert type(dm.source).__name__ == "SyntheticFacesSource"
+
+
+def test_the_linked_keys_are_the_ones_data_common_links():
+    from omegaconf import OmegaConf
+
+    from ocec_lightning.config.compose import conf_dir
+    from ocec_lightning.data.build import LINKED_KEYS
+
+    common = OmegaConf.load(conf_dir() / "data_common.yaml")
+    linked = [k for k in common if OmegaConf.is_interpolation(common, k)]
+    assert sorted(linked) == sorted(LINKED_KEYS)
+
+
+def test_the_record_keeps_links_and_rebuilds_without_hydra(make_cfg):
+    from omegaconf import OmegaConf
+
+    cfg = make_cfg(["test_split=val", "data.batch_size=16"])
+    record = build_datamodule(cfg).hparams["config"]
+    assert record["data"]["train_transforms"] == "${aug.${task.name}}"
+    assert record["data"]["batch_size"] == 16 and record["seed"] == 42
+    # What ocec-eval / ocec-export do: the record alone, with evaluation's empty aug.
+    run_cfg = OmegaConf.create(record)
+    run_cfg.aug = {"name": "none", "classification": [], "batch": None}
+    dm = build_datamodule(run_cfg)
+    assert dm.test_split == "test" and dm.batch_size == 16  # the record has no test_split
+    assert dm.augmentation.names() == []
+
+
+def test_a_record_from_before_the_target_still_builds(make_cfg):
+    from omegaconf import OmegaConf, open_dict
+
+    from ocec_lightning.data.build import LINKED_KEYS
+
+    run_cfg = OmegaConf.create(build_datamodule(make_cfg()).hparams["config"])
+    with open_dict(run_cfg):
+        for key in ("_target_", "_recursive_", *LINKED_KEYS):
+            del run_cfg.data[key]
+    dm = build_datamodule(run_cfg)
+    assert isinstance(dm, OCECDataModule) and dm.class_names == ["closed", "open"]
+
+
+def test_every_data_argument_is_checked_with_its_key(make_cfg):
+    with pytest.raises(ConfigError, match=r"'data.cache.mod' = 'ram' .*one of the keys mode, dir"):
+        build_datamodule(make_cfg(["+data.cache.mod=ram"]))
+    with pytest.raises(ConfigError, match=r"^config key 'test_split' = 'train'"):
+        build_datamodule(make_cfg(["test_split=train"]))
+    with pytest.raises(ConfigError, match=r"^config key 'aug.batched.classification\[0\]"):
+        build_datamodule(make_cfg(["aug=none", "aug.batched.classification=[1]"]))
+    with pytest.raises(ConfigError, match=r"'data.source' = None .*data=synthetic_eyes"):
+        OCECDataModule(source=None)

@@ -15,8 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ocec_lightning.data import build_datamodule
-from ocec_lightning.data import cache as cache_module
+from ocec_lightning.data import build_datamodule, cache_fill
 from ocec_lightning.data.cache import load_checked_samples, skipped_path
 from ocec_lightning.data.sources import ParquetSource
 from ocec_lightning.errors import DataError
@@ -100,7 +99,7 @@ def test_disk_cache_remembers_the_skipped_rows(write_parquet, helpers, make_dm, 
     record = skipped_path(first.cache_dir, source.load().fingerprint, (8, 16))
     assert record.is_file()
     monkeypatch.setattr(
-        cache_module, "_decode_into", lambda *a, **k: pytest.fail("decoded although cached")
+        cache_fill, "decode_into", lambda *a, **k: pytest.fail("decoded although cached")
     )
     second = make_dm(source, cache_mode="disk", on_bad_sample="skip")
     second.setup("fit")

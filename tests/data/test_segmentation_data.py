@@ -14,15 +14,14 @@ import pandas as pd
 import pytest
 import torch
 
-from ocec_lightning.data import build_datamodule
-from ocec_lightning.data import cache as cache_module
+from ocec_lightning.data import build_datamodule, cache_fill
 from ocec_lightning.data.cache import cache_path, load_samples
 from ocec_lightning.data.datasets import CachedImageDataset
 from ocec_lightning.data.sources import (
     ParquetSource,
 )
 from ocec_lightning.errors import ConfigError, DataError
-from ocec_lightning.synthetic.faces import FACE_CLASSES
+from ocec_lightning.synthetic.faces_scene import FACE_CLASSES
 
 SEG = ["task=segmentation", "data.image_size=[32,32]", "data.cache.mode=ram"]
 
@@ -48,7 +47,7 @@ def test_mask_cache_equals_decoded_masks(write_seg_parquet, tmp_path, monkeypatc
     disk_images, disk_masks = load_samples(table, (6, 10), "disk", tmp_path / "c")
     assert cache_path(tmp_path / "c", table.fingerprint, (6, 10), "masks").is_file()
     np.testing.assert_array_equal(disk_masks, small)
-    monkeypatch.setattr(cache_module, "_decode_into", lambda *a, **k: pytest.fail("decoded twice"))
+    monkeypatch.setattr(cache_fill, "decode_into", lambda *a, **k: pytest.fail("decoded twice"))
     again_images, again_masks = load_samples(table, (6, 10), "disk", tmp_path / "c")
     np.testing.assert_array_equal(again_masks, small)
     np.testing.assert_array_equal(again_images, disk_images)

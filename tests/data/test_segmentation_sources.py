@@ -14,7 +14,8 @@ from ocec_lightning.data.sources import (
     open_source,
 )
 from ocec_lightning.errors import ConfigError, DataError
-from ocec_lightning.synthetic.faces import FACE_CLASSES, generate_faces
+from ocec_lightning.synthetic.faces import generate_faces
+from ocec_lightning.synthetic.faces_scene import FACE_CLASSES
 
 
 def _masks(table) -> np.ndarray:

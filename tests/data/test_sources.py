@@ -224,7 +224,7 @@ def test_synthetic_source_matches_the_generator():
         ("synthetic_eyes", {"eyes", "eyes_render", "raster"}),
         (
             "synthetic_faces",
-            {"faces", "faces_scene", "faces_canvas", "faces_features", "faces_render", "raster"},
+            {"faces", "faces_scene", "faces_render", "raster"},
         ),
     ],
 )

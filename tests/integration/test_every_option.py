@@ -82,7 +82,7 @@ def test_option_runs_a_step(group: str, option: str, make_cfg, tmp_path: Path) -
         return
     cfg = make_cfg(overrides)
     result = run_training(cfg)
-    if not cfg.test:  # e.g. preset=ocec_seed000: the reviewed setup has no test split
+    if not cfg.test:  # e.g. preset=ocec_batch4096: the reviewed setup has no test split
         assert result.epochs == 1 and not result.test_metrics
         return
     assert result.test_metrics, "the test step produced no metrics"

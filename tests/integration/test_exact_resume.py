@@ -17,6 +17,8 @@ import torch
 from ocec_lightning.config import compose_config
 from ocec_lightning.training import run_training
 
+pytestmark = pytest.mark.slow  # trains, kills and resumes real runs
+
 PLUGINS = Path(__file__).parent / "plugins"
 # 5 train steps of 32 per epoch; the kill comes after step 8, in epoch 1 (steps 5-9).
 RUN = [

@@ -1,4 +1,4 @@
-"""Nothing already written is lost (issue 11, SPEC §12): a data set without test rows,
+"""Nothing already written is lost (issue 11): a data set without test rows,
 a run directory that already holds checkpoints, a diverging run and any other ending
 leave the run directory with finite checkpoints and a summary.json saying how it ended."""
 
@@ -21,6 +21,7 @@ from ocec_lightning.callbacks import build_callbacks
 from ocec_lightning.callbacks.finite_guard import NonFiniteError
 from ocec_lightning.cli.hydra_app import run_guarded
 from ocec_lightning.errors import ConfigError
+from ocec_lightning.run_dir import refusal
 
 FAST = [
     "trainer.max_epochs=2",
@@ -122,14 +123,18 @@ def test_a_run_dir_with_checkpoints_is_refused_before_anything_is_written(
     assert (run_dir / "summary.json").read_text() == '{"status": "completed"}'
 
 
-def test_resuming_from_the_run_dir_is_allowed(make_cfg, tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    (run_dir / "checkpoints").mkdir(parents=True)
-    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"weights")
-    for ckpt in (run_dir / "checkpoints" / "last.ckpt", "last"):
-        training.check_run_dir(make_cfg([f"ckpt_path={ckpt}"]))  # no error
-    with pytest.raises(ConfigError, match="paths.output_dir"):
-        training.check_run_dir(make_cfg([f"ckpt_path={tmp_path / 'other' / 'last.ckpt'}"]))
+def test_resuming_from_the_run_dir_is_allowed(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    for ckpt in (run / "checkpoints" / "last.ckpt", "last"):
+        assert refusal(run, [], str(ckpt)) is None
+    why = refusal(run, [], str(tmp_path / "other" / "last.ckpt"))
+    assert why is not None and "already holds 1 checkpoint(s)" in why
+    # A model_checkpoint writing elsewhere: its folder counts too.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "best.ckpt").write_bytes(b"weights")
+    assert refusal(tmp_path / "new", [tmp_path / "elsewhere"], None) is not None
 
 
 # -- a diverging run ---------------------------------------------------------------------

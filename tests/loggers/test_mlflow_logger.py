@@ -43,11 +43,11 @@ def test_short_run_writes_metrics_into_the_run_dir_store(make_cfg, tmp_path: Pat
 
 
 def test_tracking_uri_override(make_cfg, tmp_path: Path) -> None:
-    from ocec_lightning.training import build_loggers
+    from ocec_lightning.callbacks import build_loggers
 
     shared = "http://127.0.0.1:5999"  # a server URI is passed through; nothing connects yet
     cfg = make_cfg(["logger=mlflow", f"logger.mlflow.tracking_uri={shared}"])
-    csv, mlflow_logger = build_loggers(cfg)  # logger=mlflow keeps csv/metrics.csv too
+    csv, mlflow_logger = build_loggers(cfg.logger)  # logger=mlflow keeps csv/metrics.csv too
     assert type(csv).__name__ == "ResumableCSVLogger" and mlflow_logger._tracking_uri == shared
-    default = build_loggers(make_cfg(["logger=mlflow"], run_dir=tmp_path / "other"))[-1]
+    default = build_loggers(make_cfg(["logger=mlflow"], run_dir=tmp_path / "other").logger)[-1]
     assert default._tracking_uri == f"file:{tmp_path / 'other' / 'mlruns'}"

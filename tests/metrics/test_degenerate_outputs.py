@@ -17,7 +17,7 @@ from torchmetrics.classification import BinaryPrecisionRecallCurve
 from ocec_lightning.config import compose_config
 from ocec_lightning.data import build_datamodule
 from ocec_lightning.tasks.classification import best_f1_threshold, usable_threshold
-from ocec_lightning.training import build_task
+from ocec_lightning.validation import build_task
 
 NAN = float("nan")
 TINY_DATA = ["data.source.num_samples=240", "data.batch_size=32", "data.num_workers=0"]

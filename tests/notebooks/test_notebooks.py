@@ -1,5 +1,6 @@
-"""Every notebook in notebooks/ executes without error at its small size, and every
-committed notebook is stored without outputs.
+"""The notebooks in notebooks/: each one's `.py` (jupytext percent format, the source) and
+`.ipynb` (what GitHub and Jupyter open) hold the same cells, the `.ipynb` is committed
+without outputs, and every notebook executes without error at its small size.
 
 The notebooks run through nbclient in a `python3` kernel whose spec this test writes
 itself (pointing at this interpreter, first on JUPYTER_PATH), so they always run in the
@@ -9,6 +10,7 @@ venv under test whatever kernels the user has installed. Each reads OCEC_NOTEBOO
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -18,16 +20,74 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat", reason="the dev extra (nbformat) is not installed")
 nbclient = pytest.importorskip("nbclient", reason="the dev extra (nbclient) is not installed")
+jupytext = pytest.importorskip("jupytext", reason="the dev extra (jupytext) is not installed")
 pytest.importorskip("ipykernel", reason="the dev extra (ipykernel) is not installed")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+SOURCES = sorted(NOTEBOOK_DIR.glob("*.py"))
+PAIRING = "ipynb,py:percent"  # the `formats` both files of a pair declare
 TIMEOUT_S = 120  # per cell; each notebook takes < 40 s small on 2 cores
 
 
 def test_the_notebooks_exist() -> None:
-    names = {p.name for p in NOTEBOOKS}
-    assert {"01_classification.ipynb", "02_segmentation.ipynb", "03_export.ipynb"} <= names
+    stems = {"01_classification", "02_segmentation", "03_export"}
+    assert stems <= {p.stem for p in NOTEBOOKS}
+    assert stems <= {p.stem for p in SOURCES}
+
+
+def test_every_notebook_has_its_source_and_every_source_its_notebook() -> None:
+    notebooks, sources = {p.stem for p in NOTEBOOKS}, {p.stem for p in SOURCES}
+    assert not notebooks - sources, (
+        f"notebooks/: {sorted(notebooks - sources)} have a .ipynb but no .py source; create "
+        "it with `jupytext --set-formats ipynb,py:percent notebooks/<name>.ipynb`"
+    )
+    assert not sources - notebooks, (
+        f"notebooks/: {sorted(sources - notebooks)} have a .py but no .ipynb; create it with "
+        "`jupytext --to ipynb notebooks/<name>.py`"
+    )
+
+
+def cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    """What a reader sees of a notebook: each cell's type and source (no metadata, ids or
+    outputs, which differ between the two files of a pair without meaning anything)."""
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def as_lines(notebook_cells: list[tuple[str, str]]) -> list[str]:
+    """The cells as text lines for a diff, each cell opened by a line naming its type."""
+    lines = []
+    for i, (kind, text) in enumerate(notebook_cells):
+        lines += [f"----- cell {i} ({kind})", *text.splitlines()]
+    return lines
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_matches_its_source(source: Path) -> None:
+    expected = jupytext.read(source, fmt="py:percent")  # what `jupytext --to ipynb` writes
+    ipynb = source.with_suffix(".ipynb")
+    stored = nbformat.read(ipynb, as_version=4)
+    for name, nb in ((source.name, expected), (ipynb.name, stored)):
+        formats = nb.metadata.get("jupytext", {}).get("formats")
+        assert formats == PAIRING, (
+            f"{name}: jupytext formats {formats!r}, expected {PAIRING!r} so that Jupyter and "
+            f"`jupytext --sync` update both files; run `jupytext --set-formats {PAIRING} "
+            f"notebooks/{name}`"
+        )
+    if cells(stored) != cells(expected):
+        diff = difflib.unified_diff(
+            as_lines(cells(expected)),
+            as_lines(cells(stored)),
+            source.name,
+            ipynb.name,
+            lineterm="",
+            n=1,
+        )
+        pytest.fail(
+            f"{ipynb.name} and {source.name} hold different cells; run `jupytext --sync "
+            f"notebooks/{source.name}` (the file edited last wins):\n" + "\n".join(diff),
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -39,8 +99,9 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
     ]
     assert not dirty, (
-        f"{path.name}: cells {dirty} hold outputs; run "
-        "`python notebooks/_build_notebooks.py --strip` before committing"
+        f"{path.name}: cells {dirty} hold outputs; clear them (Jupyter: Edit > Clear Outputs "
+        f"of All Cells, then save) or rewrite the notebook from its source with "
+        f"`jupytext --to ipynb notebooks/{path.with_suffix('.py').name}`"
     )
 
 
@@ -73,6 +134,7 @@ def execute(path: Path, workdir: Path) -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.slow  # about a minute per notebook on 2 cores; the pair checks above stay fast
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(path: Path, kernel_env: Path) -> None:
     nb = execute(path, kernel_env)  # raises CellExecutionError naming the failing cell

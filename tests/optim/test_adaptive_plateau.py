@@ -1,5 +1,6 @@
-"""adaptive_plateau (seed 003) on synthetic loss sequences: stagnation boost, once-per-
-plateau decay, ReduceLROnPlateau parity, bounds, logging, resume and warmup."""
+"""adaptive_plateau (the adaptive-LR scheme of a DECODE rewrite) on synthetic loss
+sequences: stagnation boost, once-per-plateau decay, ReduceLROnPlateau parity, bounds,
+logging, resume and warmup."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_flat_loss_boosts_after_stagnation_patience_and_logs_why(
     assert "stagnation_boost" in records[0].getMessage() and "1 -> 1.5" in records[0].getMessage()
 
 
-def test_seed_defaults_on_a_flat_loss() -> None:
+def test_scheme_defaults_on_a_flat_loss() -> None:
     scheduler = _scheduler()
     _feed(scheduler, [4.25] * 60)
     # Window of 20 full at epoch 19 → boosts at 23, 28; decay once at 31 (> 30 epochs

@@ -67,7 +67,7 @@ def _cos(start: float, end: float, pct: float) -> float:
     return end + (start - end) / 2 * (1 + math.cos(math.pi * pct))
 
 
-# -- cosine_warm_restarts (seed 004 plan A) ------------------------------------------------
+# -- cosine_warm_restarts (preset=seg_warm_restart) ----------------------------------------
 def _sgdr(t: int, eta_min: float = 1e-6, base: float = 1.0) -> float:
     """SGDR closed form for T_0=25, T_mult=2: cycles [0, 25), [25, 75), [75, 175)."""
     start, length = 0, 25

@@ -1,5 +1,5 @@
 """`scheduler.warmup.interval: epoch`: a warmup held for each epoch (a per-epoch LambdaLR),
-e.g. seed 000 §5.1.1's (epoch+1)/5, vs the default per-step ramp."""
+e.g. preset=aggressive's (epoch+1)/5, vs the default per-step ramp."""
 
 import pytest
 from omegaconf import OmegaConf
@@ -39,7 +39,7 @@ def _epochs(schedule, epochs: int, steps: int, loss: float = 1.0) -> list[list[f
     return out
 
 
-def test_epoch_interval_reproduces_seed000_epoch_plus_one_over_five() -> None:
+def test_epoch_interval_reproduces_the_aggressive_plans_epoch_plus_one_over_five() -> None:
     cfg = _plateau(epochs=4, start_factor=0.2, interval="epoch")
     schedule = build_lr_schedule(cfg, sgd(1.0), TrainingLength(total_steps=70, steps_per_epoch=7))
     per_epoch = _epochs(schedule, 7, 7)

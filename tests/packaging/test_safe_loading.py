@@ -22,7 +22,8 @@ from ocec_lightning.cli.export import main as export_main
 from ocec_lightning.cli.predict import main as predict_main
 from ocec_lightning.errors import ConfigError, DataError
 from ocec_lightning.evaluation import run_evaluation
-from ocec_lightning.training import build_task, check_ckpt_path, run_training
+from ocec_lightning.training import run_training
+from ocec_lightning.validation import build_task, check_ckpt_path
 
 PACKAGE = Path(ocec_lightning.__file__).parent
 SOURCES = [PACKAGE, PACKAGE.parent / "hydra_plugins"]

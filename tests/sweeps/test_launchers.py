@@ -10,6 +10,8 @@ import pytest
 
 from tests.sweeps.sweep_cli import TINY, sweep_dirs, train
 
+pytestmark = pytest.mark.slow  # runs sweeps with real trials through launchers
+
 pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 

@@ -23,7 +23,10 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 from sweep_cli import TINY, start, sweep_dirs, train
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="kills a process group")
+pytestmark = [
+    pytest.mark.slow,  # runs sweeps with real trials
+    pytest.mark.skipif(os.name != "posix", reason="kills a process group"),
+]
 
 ARGS = [
     "hparams_search=ocec_optuna",

@@ -15,16 +15,18 @@ from ocec_lightning.data.table import task_defaults
 from ocec_lightning.data.transforms import HorizontalFlipSwap
 from ocec_lightning.errors import ConfigError
 from ocec_lightning.synthetic.faces import (
-    FACE_CLASSES,
-    FLIP_PAIRS,
     SyntheticFaces,
     flip_face,
     generate_faces,
     render_face,
+)
+from ocec_lightning.synthetic.faces_render import draw_face
+from ocec_lightning.synthetic.faces_scene import (
+    FACE_CLASSES,
+    FLIP_PAIRS,
     sample_scene,
     subject_traits,
 )
-from ocec_lightning.synthetic.faces_render import draw_face
 from ocec_lightning.synthetic.faces_writer import (
     BYTES_COLUMNS,
     FACES_COLUMNS,

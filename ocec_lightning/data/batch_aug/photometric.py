@@ -81,7 +81,8 @@ class ColorJitter(BatchTransform):
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
     ) -> tuple[Tensor, Tensor | None]:
-        n, device = images.shape[0], images.device
+        n = images.shape[0]
+        device = images.device
 
         def factor(bounds: tuple[float, float]) -> Tensor:
             return uniform(n, *bounds, device, generator).view(n, 1, 1, 1)
@@ -122,7 +123,8 @@ class GaussianBlur(BatchTransform):
     def apply(
         self, images: Tensor, masks: Tensor | None, generator: torch.Generator
     ) -> tuple[Tensor, Tensor | None]:
-        n, device = images.shape[0], images.device
+        n = images.shape[0]
+        device = images.device
         sizes = torch.tensor(self.sizes, device=device)
         pick = sizes[torch.randint(len(self.sizes), (n,), device=device, generator=generator)]
         sigma = uniform(n, *self.sigma, device, generator)

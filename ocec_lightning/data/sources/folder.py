@@ -87,7 +87,8 @@ class FolderSource:
                 f"{self.root}: class folders {found} do not match the class names {class_names}; "
                 "expected exactly one folder per class"
             )
-        files, labels = [], []
+        files: list[Path] = []
+        labels: list[int] = []
         for label, name in enumerate(class_names):
             images = _files(self.root / name, IMAGE_SUFFIXES)
             files += images

@@ -88,7 +88,8 @@ class SyntheticSourceBase:
             raise ConfigError(
                 "data.image_size", size, f"[height, width], each {err.expected}"
             ) from None
-        self.seed, self.workers = int(seed), int(workers)  # type: ignore[call-overload]
+        self.seed = int(seed)
+        self.workers = int(workers)  # type: ignore[call-overload]
         self.samples_per_subject = int(samples_per_subject)  # type: ignore[call-overload]
         self.group_column = check_group_column(group_column)
 

@@ -46,7 +46,8 @@ class SyntheticEyesSource(SyntheticSourceBase):
     ) -> None:
         shared = (num_samples, seed, image_size, samples_per_subject, workers, group_column)
         self._set_args(check_eye_args, *shared, open_ratio=open_ratio, threshold=threshold)
-        self.open_ratio, self.threshold = float(open_ratio), float(threshold)
+        self.open_ratio = float(open_ratio)
+        self.threshold = float(threshold)
 
     def _generator_kwargs(self) -> dict:
         return {

@@ -11,28 +11,20 @@ skin, hair and face proportions, so the subject is the natural split group.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ocec_lightning.data.sources.synthetic_base import SyntheticSourceBase, code_version
 from ocec_lightning.data.table import SampleTable, fingerprint_of
-from ocec_lightning.synthetic import faces, raster
-from ocec_lightning.synthetic.faces import (
-    FACE_CLASSES,
-    check_face_args,
-    generate_faces,
-    render_face,
-)
+from ocec_lightning.synthetic import faces, faces_render, faces_scene, raster
+from ocec_lightning.synthetic.faces import check_face_args, generate_faces, render_face
+from ocec_lightning.synthetic.faces_scene import FACE_CLASSES
 
 
 def _generator_version() -> str:
     """Hash of the generator's code: editing the drawing code invalidates disk caches."""
-    folder = Path(faces.__file__).parent
-    # faces.py and the faces_* drawing modules; the PNG/parquet writer does not change
-    # the pixels.
-    paths = [p for p in sorted(folder.glob("faces*.py")) if "writer" not in p.stem]
-    return code_version([*paths, raster.__file__])
+    # Not faces_writer: the PNG/parquet writer does not change the pixels.
+    return code_version(m.__file__ for m in (faces, faces_scene, faces_render, raster))
 
 
 class SyntheticFacesSource(SyntheticSourceBase):
@@ -51,22 +43,23 @@ class SyntheticFacesSource(SyntheticSourceBase):
         self._set_args(check_face_args, *shared)
 
     def load(self) -> SampleTable:
-        n, per = self.num_samples, self.samples_per_subject
+        n = self.num_samples
+        per = self.samples_per_subject
         subjects = self._subjects()
         fingerprint = fingerprint_of(
             "synthetic_faces", _generator_version(), n, self.seed, per, (self.height, self.width)
         )
 
         def render_block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-            faces = self._generate(generate_faces, start, stop, samples_per_subject=per)
+            block = self._generate(generate_faces, start, stop, samples_per_subject=per)
             # The split groups above were computed without drawing; the generator is the
             # authority, so a drift between the two must not leak subjects silently.
-            if not np.array_equal(faces.subjects, subjects[start:stop]):
+            if not np.array_equal(block.subjects, subjects[start:stop]):
                 raise RuntimeError(
                     "synthetic_faces subjects drifted from index // samples_per_subject; "
                     "update SyntheticFacesSource"
                 )
-            return faces.images, faces.masks
+            return block.images, block.masks
 
         def render(i: int) -> tuple[np.ndarray, np.ndarray, int]:
             return render_face(self.seed, i, self.height, self.width, samples_per_subject=per)

@@ -1,17 +1,18 @@
-"""`scheduler=adaptive_plateau`: seed 003's adaptive LR — stagnation boost, long-plateau
-decay and ReduceLROnPlateau in one metric-driven scheduler, every change logged.
+"""`scheduler=adaptive_plateau`: the adaptive-LR scheme of a DECODE rewrite — stagnation
+boost, long-plateau decay and ReduceLROnPlateau in one metric-driven scheduler, every change
+logged.
 
 Once per validated epoch (after warmup; `LRSchedule` does not feed warmup epochs) it
 looks at the monitored value:
 - improvement (better than the best by `threshold`, relative, as ReduceLROnPlateau):
   reset every counter; the LR stays. A new plateau starts with the next bad epoch.
 - otherwise, with a full window of the last `window` values, the epoch is *stagnant*
-  when the population variance of the last min(10, window) values (the seed's 10) is
+  when the population variance of the last min(10, window) values (the scheme's 10) is
   below `stagnation_threshold` (absolute, in metric units) and the least-squares slope
   over the whole window shows no progress (≥ 0 for mode min, ≤ 0 for max).
   `stagnation_patience` consecutive stagnant epochs → LR × boost_factor.
 - more than `long_plateau_epochs` epochs without improvement → LR × decay_factor, once
-  per plateau (the seed decayed on every later epoch: a bug we do not copy).
+  per plateau (the DECODE code decayed on every later epoch: a bug we do not copy).
 - more than `patience` bad epochs → LR × factor, then `cooldown` epochs in which neither
   bad nor stagnant epochs are counted (ReduceLROnPlateau's logic).
 
@@ -22,7 +23,7 @@ decay is due also counts as this plateau's decay. Any LR change restarts the sta
 count, since the evidence was gathered at the old LR.
 
 Bounds: every group's LR stays in [min_lr, max_lr]; max_lr null = 10 × that group's LR
-when built (the seed boosted without limit; 10× allows ~5 boosts of 1.5 and stops a
+when built (the DECODE code boosted without limit; 10× allows ~5 boosts of 1.5 and stops a
 diverging, low-variance loss from boosting the LR forever). Each change is appended to
 `events` (epoch = observed epochs after warmup, from 0; reason; old_lr/new_lr of the
 first param group; detail) and logged at INFO on the "ocec_lightning.optim" logger.
@@ -43,7 +44,7 @@ from ocec_lightning.errors import ConfigError
 
 logger = logging.getLogger("ocec_lightning.optim")
 
-VARIANCE_SPAN = 10  # seed 003 takes the variance of the last 10 values of its window
+VARIANCE_SPAN = 10  # the scheme takes the variance of the last 10 values of its window
 # Tolerance on "slope ≥ 0": a flat series can give a slope of ±1e-17 from rounding.
 SLOPE_TOLERANCE = 1e-12
 STATE_KEYS = (
@@ -132,7 +133,8 @@ class AdaptivePlateau:
     needs_metric = True  # LRSchedule steps it with the monitored value
 
     def __init__(self, optimizer: Optimizer, settings: AdaptivePlateauSettings) -> None:
-        self.optimizer, self.cfg = optimizer, settings
+        self.optimizer = optimizer
+        self.cfg = settings
         lrs = [float(group["lr"]) for group in optimizer.param_groups]
         top = settings.max_lr
         self.max_lrs = [float(top) if top is not None else 10 * lr for lr in lrs]
@@ -152,7 +154,8 @@ class AdaptivePlateau:
     # -- one epoch -----------------------------------------------------------------------
     def step(self, metric: float) -> None:
         """Observe one epoch's monitored value and adjust the LR if a rule fires."""
-        current, epoch = float(metric), self.epoch
+        current = float(metric)
+        epoch = self.epoch
         self.epoch += 1
         self.history = [*self.history, current][-self.cfg.window :]
         improved = self._is_better(current)
@@ -206,7 +209,8 @@ class AdaptivePlateau:
                 f"{self.num_bad_epochs} bad epochs > patience {self.cfg.patience}, {best}; "
                 f"LR × {self.cfg.factor:g} (min_lr {self.cfg.min_lr:g}){also}",
             )
-            self.num_bad_epochs, self.cooldown_counter = 0, self.cfg.cooldown
+            self.num_bad_epochs = 0
+            self.cooldown_counter = self.cfg.cooldown
             self.plateau_decayed = self.plateau_decayed or decay_due
         elif decay_due:
             self._scale(
@@ -219,7 +223,8 @@ class AdaptivePlateau:
             )
             self.plateau_decayed = True
         elif boost_due:
-            span, window = min(VARIANCE_SPAN, self.cfg.window), self.cfg.window
+            span = min(VARIANCE_SPAN, self.cfg.window)
+            window = self.cfg.window
             self._scale(
                 epoch,
                 "stagnation_boost",

@@ -2,7 +2,7 @@
 then eta_min held to the end.
 
 torch's `CosineAnnealingLR` is periodic: a run longer than T_max climbs back towards the
-base LR after T_max steps (seed 004's slow-decay plan, T_max 150 in a 200-epoch run, would
+base LR after T_max steps (preset=seg_slow_decay, T_max 150 in a 200-epoch run, would
 rise again from epoch 155). `CosineAnnealingToMin` is the same scheduler (same state_dict,
 so checkpoints of either load into the other) that stays at eta_min once T_max scheduler
 steps have passed.

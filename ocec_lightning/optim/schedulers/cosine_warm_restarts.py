@@ -1,8 +1,9 @@
 """`scheduler=cosine_warm_restarts`: SGDR, cosine annealing restarted every T_i epochs.
 
-Seed 004 (plan A) used it to escape a cosine schedule that had decayed too early: with
-T_0=25 and T_mult=2 the LR restarts at the base value after 25, 75, 175, … scheduler
-steps. Behind a warmup those restarts count from the end of the warmup.
+The recommended of the four LR plans for the MicroSegFormer run (preset=seg_warm_restart)
+uses it to escape a cosine schedule that had decayed too early: with T_0=25 and T_mult=2
+the LR restarts at the base value after 25, 75, 175, … scheduler steps. Behind a warmup
+those restarts count from the end of the warmup.
 """
 
 from __future__ import annotations

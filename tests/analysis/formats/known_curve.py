@@ -91,7 +91,7 @@ def summary_writer(folder: Path) -> Written:
     return Written(folder, 0, "TensorBoard event files", "val/accuracy")
 
 
-def _lightning_logger(logger) -> None:  # noqa: ANN001 - any Lightning logger
+def log_like_lightning(logger) -> None:  # noqa: ANN001 - any Lightning logger
     step = 0
     for i, r in enumerate(rows()):
         for _ in range(3):  # per-step train rows, then the epoch's rows, as the trainer logs
@@ -111,7 +111,7 @@ def lightning_csv(folder: Path) -> Written:
     from lightning.pytorch.loggers import CSVLogger
 
     logger = CSVLogger(str(folder), name="lightning_logs", version=0)
-    _lightning_logger(logger)
+    log_like_lightning(logger)
     return Written(
         Path(logger.log_dir) / "metrics.csv", 0, "Lightning CSVLogger metrics.csv", "val/acc"
     )
@@ -121,7 +121,7 @@ def lightning_tensorboard(folder: Path) -> Written:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     logger = TensorBoardLogger(str(folder), name="tb", version=0, default_hp_metric=False)
-    _lightning_logger(logger)
+    log_like_lightning(logger)
     return Written(Path(logger.log_dir), 0, "TensorBoard event files", "val/acc")
 
 
@@ -129,7 +129,7 @@ def lightning_mlflow(folder: Path) -> Written:
     from lightning.pytorch.loggers import MLFlowLogger
 
     logger = MLFlowLogger(experiment_name="known", tracking_uri=f"file:{folder / 'mlruns'}")
-    _lightning_logger(logger)
+    log_like_lightning(logger)
     return Written(folder / "mlruns", 0, "MLflow run", "val/acc")
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from known_curve import BEST, BEST_INDEX, EPOCHS, PLANNED, WRITERS
+from known_curve import BEST, BEST_INDEX, EPOCHS, PLANNED, WRITERS, log_like_lightning
 
-from ocec_lightning.analysis.curves import analyze
-from ocec_lightning.analysis.diagnoses import diagnose
-from ocec_lightning.analysis.logs import load_history
+from ocec_lightning.analysis.curves.analysis import analyze
+from ocec_lightning.analysis.curves.diagnoses import diagnose
+from ocec_lightning.analysis.history import load_history
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
@@ -40,3 +40,20 @@ def test_known_curve_in_every_format(
     assert schedule["epochs_run"] == EPOCHS
     length = schedule.get("planned_epochs") or schedule["implied_epochs"]
     assert length == pytest.approx(PLANNED, abs=2)
+
+
+def test_mlflow_params_are_the_run_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hyper-parameters an MLflow run logged (Lightning flattens them with `/`) give the
+    planned length, so the run is read as ended early."""
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    logger = MLFlowLogger(experiment_name="known", tracking_uri=f"file:{tmp_path / 'mlruns'}")
+    logger.log_hyperparams({"trainer": {"max_epochs": PLANNED}, "optimizer": {"lr": 1e-3}})
+    log_like_lightning(logger)
+    history = load_history(tmp_path / "mlruns")
+    assert history.settings is not None and history.settings.max_epochs == PLANNED
+    assert history.settings.lr == pytest.approx(1e-3)
+    assert history.settings.keys["max_epochs"] == f"trainer.max_epochs = {PLANNED}"

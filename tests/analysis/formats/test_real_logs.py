@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ocec_lightning.analysis.curves import analyze
-from ocec_lightning.analysis.curves_report import analyze_and_write
-from ocec_lightning.analysis.diagnoses import diagnose
-from ocec_lightning.analysis.logs import load_history
+from ocec_lightning.analysis.curves.analysis import analyze
+from ocec_lightning.analysis.curves.diagnoses import diagnose
+from ocec_lightning.analysis.curves.report import analyze_and_write
+from ocec_lightning.analysis.history import load_history
 
 DATA = Path(__file__).with_name("data")
 

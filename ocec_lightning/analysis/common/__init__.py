@@ -1,0 +1,1 @@
+"""What several analysis tools share: the LR replay (`lr_replay.py`)."""

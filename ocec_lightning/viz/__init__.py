@@ -1,0 +1,1 @@
+"""Plotting helpers shared by callbacks, analysis and previews (fonts, figure canvases)."""
