@@ -17,6 +17,7 @@ constructor checks every argument and names its config key.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,15 @@ from ocec_lightning.errors import ConfigError, DataError
 __all__ = ["CachedImageDataset", "OCECDataModule"]
 
 log = logging.getLogger("ocec_lightning.data")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS / Windows: no affinity API
+        return max(1, os.cpu_count() or 1)
+
 
 # Splits each Lightning stage reads; `None` (a bare setup()) prepares for fitting.
 _STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
@@ -149,6 +159,16 @@ class OCECDataModule(L.LightningDataModule):
         self.image_size = check_image_size(image_size)
         self.batch_size = int_at_least("data.batch_size", batch_size, 1)
         self.num_workers = int_at_least("data.num_workers", num_workers, 0)  # 0 = main process
+        self.loader_workers = min(self.num_workers, available_cores())
+        if self.loader_workers < self.num_workers:
+            # More worker processes than cores only adds start-up time and memory (a
+            # recipe written for a 16-core server, run on a laptop); results do not depend
+            # on the worker count. Said once, here.
+            log.info(
+                "data.num_workers=%d capped at the %d cores this process may use",
+                self.num_workers,
+                self.loader_workers,
+            )
         self.splits = validate_ratios(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
         self.weighted_sampler = boolean("data.weighted_sampler", weighted_sampler)
         cache = _settings("data.cache", cache, {"mode": "disk", "dir": None})
@@ -370,10 +390,12 @@ class OCECDataModule(L.LightningDataModule):
     def _loader(self, dataset: CachedImageDataset, **kwargs: Any) -> DataLoader:
         return DataLoader(
             dataset,
-            num_workers=self.num_workers,
+            num_workers=self.loader_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers and self.num_workers > 0,
-            multiprocessing_context=worker_context(self.multiprocessing_context, self.num_workers),
+            persistent_workers=self.persistent_workers and self.loader_workers > 0,
+            multiprocessing_context=worker_context(
+                self.multiprocessing_context, self.loader_workers
+            ),
             collate_fn=as_batch,
             **kwargs,
         )

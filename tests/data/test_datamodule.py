@@ -339,3 +339,19 @@ def test_every_data_argument_is_checked_with_its_key(make_cfg):
         build_datamodule(make_cfg(["aug=none", "aug.batched.classification=[1]"]))
     with pytest.raises(ConfigError, match=r"'data.source' = None .*data=synthetic_eyes"):
         OCECDataModule(source=None)
+
+
+def test_num_workers_is_capped_at_the_cores(write_parquet, make_dm, monkeypatch, caplog):
+    """A recipe's 16 workers on a 2-core machine: 2 worker processes, said once."""
+    from ocec_lightning.data import datamodule
+
+    monkeypatch.setattr(datamodule, "available_cores", lambda: 2)
+    source = ParquetSource(write_parquet(["closed", "open"] * 4))
+    with caplog.at_level("INFO", logger="ocec_lightning.data"):
+        dm = make_dm(source, num_workers=16, persistent_workers=False)
+    assert (dm.num_workers, dm.loader_workers) == (16, 2)
+    capped = [r.getMessage() for r in caplog.records if "capped" in r.getMessage()]
+    assert capped == ["data.num_workers=16 capped at the 2 cores this process may use"]
+    dm.setup("predict")
+    assert dm.train_dataloader().num_workers == 2
+    assert make_dm(source, num_workers=1).loader_workers == 1  # below the cores: as given
