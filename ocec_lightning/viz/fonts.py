@@ -1,9 +1,10 @@
 """Fonts for figures: a CJK font for Chinese labels, or None (labels stay English).
 
 Every figure that may carry Chinese text (curve report, augmentation preview, sweep
-plots) asks `cjk_font()`; matplotlib's own font manager finds installed families, and a
-file-name search covers fonts it has not registered. Checking that the font really has
-the glyphs keeps a fallback font from drawing empty boxes.
+plots) asks `cjk_font()`: a CJK family matplotlib already knows, then a system font file
+it has not registered, then the Noto Sans CJK SC that the `mplfonts` dependency installs
+with the package, so Chinese renders on a fresh machine without a system font. Checking
+that the font really has the glyphs keeps a fallback font from drawing empty boxes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ CJK_FAMILIES = (
     "AR PL UMing CN",
 )
 CJK_FILE_HINTS = ("cjk", "wqy", "wenquanyi", "sourcehan", "simhei", "msyh", "droidsansfallback")
+BUNDLED = ("NotoSansCJKsc-Regular.otf", "SimHei.ttf")  # in mplfonts' fonts/ folder
+
+
+def bundled_font_files() -> list[Path]:
+    """The CJK font files the `mplfonts` package ships (none when it is not installed)."""
+    try:
+        import mplfonts  # optional at import time: a plain `pip install` without deps
+    except ImportError:
+        return []
+    folder = Path(mplfonts.__file__).parent / "fonts"
+    return [folder / name for name in BUNDLED if (folder / name).is_file()]
 
 
 @cache
@@ -48,4 +60,8 @@ def cjk_font() -> str | None:
         if any(hint in name for hint in CJK_FILE_HINTS) and covers(path):
             font_manager.fontManager.addfont(path)
             return font_manager.FontProperties(fname=path).get_name()
+    for file in bundled_font_files():
+        if covers(str(file)):
+            font_manager.fontManager.addfont(str(file))
+            return font_manager.FontProperties(fname=str(file)).get_name()
     return None
