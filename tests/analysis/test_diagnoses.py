@@ -157,9 +157,13 @@ def test_lr_decayed_too_early() -> None:
     series["lr"] = np.where(E < 10, 1e-3, 1e-5)
     settings = RunSettings(max_epochs=60, scheduler={"name": "step", "interval": "epoch"})
     h = make_history(
-        series, monitor="val/f1", train_loss="train/loss", val_loss="val/loss", lr="lr",
+        series,
+        monitor="val/f1",
+        train_loss="train/loss",
+        val_loss="val/loss",
+        lr="lr",
         settings=settings,
-    )  # fmt: skip
+    )
     found = _run(h)
     assert "overfitting" not in found  # the val loss keeps falling
     assert found["lr_too_early"].evidence["low_epoch"] == 10

@@ -78,7 +78,7 @@ def test_two_nodes_torchrun_on_localhost(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-        )  # fmt: skip
+        )
         for rank in (0, 1)
     ]
     outs = []

@@ -63,9 +63,18 @@ def _draw(index: int, size: int = 128, **changes: object) -> tuple[np.ndarray, n
 
 def test_class_ids_and_flip_pairs_are_fixed() -> None:
     assert FACE_CLASSES == [
-        "background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
-        "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
-    ]  # fmt: skip
+        "background",
+        "skin",
+        "left_brow",
+        "right_brow",
+        "left_eye",
+        "right_eye",
+        "nose",
+        "upper_lip",
+        "inner_mouth",
+        "lower_lip",
+        "hair",
+    ]
     assert FLIP_PAIRS == [(2, 3), (4, 5)]
 
 

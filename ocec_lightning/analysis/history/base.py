@@ -135,8 +135,7 @@ def numeric(raw: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, pd.Dat
         return pd.to_numeric(column, errors="coerce").astype(float)
 
     values = raw.apply(as_number) if len(raw.columns) else raw.astype(float)
-    keep = [c for c in values.columns if values[c].notna().any() or not written[c].any()]
-    keep = [c for c in keep if written[c].any() or values[c].notna().any()]
+    keep = [c for c in values.columns if values[c].notna().any()]
     return values[keep], written[keep]
 
 

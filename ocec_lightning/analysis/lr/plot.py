@@ -245,9 +245,13 @@ def save_find_plot(test: RangeTest, out: Path) -> Path:
     scale = test.lr_scale
     ax.plot(test.lrs, test.losses, ".", color="0.6", ms=3, label="loss of each batch")
     ax.plot(
-        test.lrs, test.lightning_losses, color="0.45", lw=1, ls="--",
+        test.lrs,
+        test.lightning_losses,
+        color="0.45",
+        lw=1,
+        ls="--",
         label="Lightning's EMA curve (lags the LR)",
-    )  # fmt: skip
+    )
     ax.plot(sug.lrs, sug.smoothed, color="C0", lw=2, label="smoothed (centred median + mean)")
     if test.lightning_suggestion is not None:
         at = float(np.interp(test.lightning_suggestion, test.lrs, test.lightning_losses))
